@@ -1,0 +1,157 @@
+"""Wachter's configuration: one frozen object built once from ``WACHTER_*`` variables.
+
+``Settings.from_env()`` parses and validates every variable and raises ``ConfigError``
+naming the first bad one. Nothing here touches the file system; ``core.datadir.prepare``
+creates the data directory and the secret key afterwards.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from core.errors import ConfigError
+
+PREFIX = "WACHTER_"
+# Variables read by the test harness only; they never configure the service.
+_TEST_PREFIX = "WACHTER_TEST_"
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
+MIN_SECRET_KEY_LENGTH = 32
+
+
+def _parse_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        if not re.fullmatch(r"[0-9]{1,6}", raw.strip()):
+            raise ValueError(f"{raw!r} is not a whole number")
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"{value} is outside {low}-{high}")
+        return value
+
+    return parse
+
+
+def _parse_host(raw: str) -> str:
+    host = raw.strip()
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if not _HOSTNAME.match(host):
+            raise ValueError(f"{raw!r} is neither an IP address nor a host name") from None
+    return host
+
+
+def _parse_http_url(raw: str) -> str:
+    url = raw.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("expected an http:// or https:// URL with a host")
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise ValueError("the port in the URL is not a number between 0 and 65535") from None
+    return url
+
+
+def _parse_database_url(raw: str) -> str:
+    url = raw.strip()
+    if "://" not in url:
+        raise ValueError("expected a URL such as postgresql://user@host/db or sqlite:///path")
+    return url
+
+
+def _parse_secret_key(raw: str) -> str:
+    if len(raw) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
+    return raw
+
+
+def _parse_log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in _LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(_LOG_LEVELS)}")
+    return level
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration. Build it with ``from_env``; tests may call it directly."""
+
+    data_dir: Path
+    database_url: str
+    elasticsearch_url: str | None = None
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    http_threads: int = 8
+    trusted_proxies: int = 0
+    secret_key: str | None = None
+    log_level: str = "INFO"
+
+    def __post_init__(self) -> None:
+        if not self.data_dir.is_absolute():
+            raise ConfigError("WACHTER_DATA_DIR", f"{self.data_dir} is not an absolute path")
+        if self.secret_key is not None:
+            try:
+                _parse_secret_key(self.secret_key)
+            except ValueError as error:
+                raise ConfigError("WACHTER_SECRET_KEY", str(error)) from None
+
+    @property
+    def is_embedded(self) -> bool:
+        """True when no Elasticsearch is configured: events stay in the SQL database."""
+        return self.elasticsearch_url is None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        _reject_unknown(env)
+        values: dict[str, Any] = {}
+        for name, (variable, parse) in _PARSERS.items():
+            raw = env.get(variable, "")
+            if raw.strip() == "":
+                continue
+            try:
+                values[name] = parse(raw)
+            except ValueError as error:
+                raise ConfigError(variable, str(error)) from None
+        data_dir = Path(values.pop("data_dir", "var")).expanduser()
+        data_dir = data_dir if data_dir.is_absolute() else Path.cwd() / data_dir
+        values.setdefault("database_url", f"sqlite:///{data_dir / 'wachter.db'}")
+        return cls(data_dir=data_dir, **values)
+
+
+_PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "data_dir": ("WACHTER_DATA_DIR", str.strip),
+    "database_url": ("WACHTER_DATABASE_URL", _parse_database_url),
+    "elasticsearch_url": ("WACHTER_ELASTICSEARCH_URL", _parse_http_url),
+    "http_host": ("WACHTER_HTTP_HOST", _parse_host),
+    "http_port": ("WACHTER_HTTP_PORT", _parse_int(0, 65535)),
+    "http_threads": ("WACHTER_HTTP_THREADS", _parse_int(1, 256)),
+    "trusted_proxies": ("WACHTER_TRUSTED_PROXIES", _parse_int(0, 5)),
+    "secret_key": ("WACHTER_SECRET_KEY", _parse_secret_key),
+    "log_level": ("WACHTER_LOG_LEVEL", _parse_log_level),
+}
+assert set(_PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a variable"
+
+VARIABLES = tuple(variable for variable, _ in _PARSERS.values())
+
+
+def _reject_unknown(env: Mapping[str, str]) -> None:
+    """A misspelt variable silently falling back to a default is worse than stopping."""
+    for variable in sorted(env):
+        if not variable.startswith(PREFIX) or variable.startswith(_TEST_PREFIX):
+            continue
+        if variable not in VARIABLES:
+            close = difflib.get_close_matches(variable, VARIABLES, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ConfigError(variable, f"unknown setting{hint}")

@@ -1,0 +1,24 @@
+"""Engine and sessions, the declarative base, migrations and job leases.
+
+Event-store adapters (SQL and Elasticsearch) arrive with log collection and scale-out.
+"""
+
+from storage.base import Base
+from storage.database import Database, parse_database_url
+from storage.errors import DatabaseUnavailable, StorageError
+from storage.leases import JobLease, acquire_lease, release_lease
+from storage.search_health import check_elasticsearch
+from storage.types import UTCDateTime
+
+__all__ = [
+    "Base",
+    "Database",
+    "DatabaseUnavailable",
+    "JobLease",
+    "StorageError",
+    "UTCDateTime",
+    "acquire_lease",
+    "check_elasticsearch",
+    "parse_database_url",
+    "release_lease",
+]

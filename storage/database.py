@@ -1,0 +1,140 @@
+"""Engine, sessions and the unit of work.
+
+One ``Database`` per process, made by the composition root (``wachter``) or a test.
+Services receive a ``Session``, may ``flush()``, and never commit: the request, job or CLI
+command commits once through ``unit_of_work()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.orm import Session, sessionmaker
+
+from core.errors import ConfigError
+from storage.errors import DatabaseUnavailable
+
+_VARIABLE = "WACHTER_DATABASE_URL"
+# Driver names we accept, and the driver SQLAlchemy should use for each.
+_DRIVERS = {
+    "sqlite": "sqlite",
+    "sqlite+pysqlite": "sqlite",
+    "postgresql": "postgresql+psycopg",
+    "postgres": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+SQLITE_BUSY_TIMEOUT_MS = 5000
+POSTGRES_CONNECT_TIMEOUT_S = 5
+
+
+def parse_database_url(raw: str) -> URL:
+    """Parse ``WACHTER_DATABASE_URL`` into a SQLAlchemy URL for a supported driver."""
+    try:
+        url = make_url(raw)
+    except ArgumentError:
+        raise ConfigError(
+            _VARIABLE, "not a database URL; expected sqlite:///PATH or postgresql://USER@HOST/DB"
+        ) from None
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ConfigError(
+            _VARIABLE, f"unsupported database {url.drivername!r}; use sqlite:/// or postgresql://"
+        )
+    if driver == "sqlite" and url.database in (None, "", ":memory:") and not url.query.get("uri"):
+        raise ConfigError(
+            _VARIABLE, "an in-memory SQLite database loses everything on restart; give a file path"
+        )
+    return url.set(drivername=driver)
+
+
+class Database:
+    """An engine plus its session factory."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
+
+    @classmethod
+    def from_url(cls, raw_url: str) -> Database:
+        url = parse_database_url(raw_url)
+        if url.get_backend_name() == "sqlite":
+            return cls(_sqlite_engine(url))
+        engine = create_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args={
+                "connect_timeout": POSTGRES_CONNECT_TIMEOUT_S,
+                "application_name": "wachter",
+            },
+        )
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def display_url(self) -> str:
+        """The URL with its password masked, safe for logs and error messages."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction: commit when the block ends normally, roll back otherwise."""
+        session = self.sessions()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def check_connection(self) -> None:
+        """Raise ``DatabaseUnavailable`` with a one-line reason unless a query round-trips."""
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError as error:
+            raise DatabaseUnavailable(
+                f"cannot reach {self.display_url}: {first_line(error.orig)}"
+            ) from None
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def first_line(error: BaseException | None) -> str:
+    message = str(error).strip() if error is not None else ""
+    return message.splitlines()[0] if message else "unknown error"
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so
+        # SAVEPOINT and transactional DDL behave (SQLAlchemy "pysqlite" docs).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # FULL, not NORMAL: an acknowledged event must survive a power cut, not only a crash.
+            cursor.execute("PRAGMA synchronous=FULL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+    return engine

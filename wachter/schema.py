@@ -1,0 +1,18 @@
+"""The full schema: every package's models, for migrations and schema checks."""
+
+from __future__ import annotations
+
+import importlib
+
+from sqlalchemy import MetaData
+
+from storage import Base
+
+# Each package that owns tables adds its models module here.
+MODEL_MODULES = ("storage.leases",)
+
+
+def metadata() -> MetaData:
+    for module in MODEL_MODULES:
+        importlib.import_module(module)  # importing registers the tables on Base.metadata
+    return Base.metadata

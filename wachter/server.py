@@ -1,0 +1,76 @@
+"""Process wiring: the web server and the background work, started and stopped together.
+
+waitress, not gunicorn: one process holds the web server, the collectors and the
+scheduler (the embedded default), and waitress is a threaded pure-Python server that
+runs the same on every platform (docs/adr/0003-waitress.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from flask import Flask
+from waitress.server import create_server
+
+from core import Settings
+from wachter.jobs import BackgroundJobs
+
+log = logging.getLogger("wachter")
+
+
+@contextmanager
+def running(background: BackgroundJobs) -> Iterator[None]:
+    background.start()
+    try:
+        yield
+    finally:
+        background.stop()
+
+
+def serve_http(
+    app: Flask, settings: Settings, *, host: str, port: int, announce: Callable[[str], None]
+) -> None:
+    """Serve until SIGTERM or SIGINT, then return after in-flight requests are done."""
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=settings.http_threads,
+        ident="wachter",
+        clear_untrusted_proxy_headers=True,
+        # ProxyFix in the app decides which forwarded headers count; waitress passes them on.
+        trusted_proxy=None,
+    )
+    bound_port = server.effective_port  # type: ignore[union-attr]
+    shown_host = f"[{host}]" if ":" in host else host
+    announce(f"http://{shown_host}:{bound_port}")
+    log.info("listening", extra={"server.address": host, "server.port": bound_port})
+    with _stop_on_sigterm():
+        server.run()
+
+
+def wait_for_signal() -> None:
+    """Block the main thread until SIGTERM or SIGINT (``wachter worker``)."""
+    with _stop_on_sigterm():
+        try:
+            while True:
+                time.sleep(3600)
+        except (KeyboardInterrupt, SystemExit):
+            return
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[None]:
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(0)  # waitress's loop ends cleanly on SystemExit/KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,56 @@
+"""``create_app(settings)``: the only place a Flask app is made."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_wtf import CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from core import Clock, ConfigError, Settings, SystemClock
+from storage import Database
+from web import context, errors, i18n, security
+from web.views import console, ops
+
+csrf = CSRFProtect()
+# The console and its forms are small; ingest routes raise their own limit when they arrive.
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def create_app(
+    settings: Settings, *, database: Database | None = None, clock: Clock | None = None
+) -> Flask:
+    """Build the web app. ``settings`` must carry a secret key (see ``core.datadir.prepare``)."""
+    if settings.secret_key is None:
+        raise ConfigError(
+            "WACHTER_SECRET_KEY",
+            "not set; run through `wachter serve` or prepare the data directory",
+        )
+    app = Flask(__name__.rsplit(".", 1)[0])
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
+        SESSION_COOKIE_NAME="__Host-session",
+        SESSION_COOKIE_SECURE=True,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        TEMPLATES_AUTO_RELOAD=False,
+        JSON_SORT_KEYS=False,
+    )
+    if settings.trusted_proxies:
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    context.init_app(
+        app,
+        context.WebContext(
+            settings=settings,
+            database=database or Database.from_url(settings.database_url),
+            clock=clock or SystemClock(),
+        ),
+    )
+    security.init_app(app)
+    errors.init_app(app)
+    i18n.init_app(app)
+    csrf.init_app(app)
+    app.register_blueprint(ops.blueprint)
+    app.register_blueprint(console.blueprint)
+    return app

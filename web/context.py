@@ -1,0 +1,62 @@
+"""What a request needs from the process: settings, the database, the clock.
+
+Stored once on ``app.extensions``; a request opens at most one session and the
+request commits it once (after the view returns without error).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask, Response, current_app, g
+from sqlalchemy.orm import Session
+
+from core import Clock, Settings
+from storage import Database
+
+_KEY = "wachter"
+
+
+@dataclass(frozen=True)
+class WebContext:
+    settings: Settings
+    database: Database
+    clock: Clock
+
+
+def init_app(app: Flask, context: WebContext) -> None:
+    app.extensions[_KEY] = context
+    app.after_request(_commit)
+    app.teardown_request(_close)
+
+
+def web_context() -> WebContext:
+    context: WebContext = current_app.extensions[_KEY]
+    return context
+
+
+def db_session() -> Session:
+    """The request's session, opened on first use."""
+    if "db_session" not in g:
+        g.db_session = web_context().database.sessions()
+    session: Session = g.db_session
+    return session
+
+
+def discard_changes() -> None:
+    """Called by the error handler: nothing a failed request did is committed."""
+    g.request_failed = True
+    if "db_session" in g:
+        g.db_session.rollback()
+
+
+def _commit(response: Response) -> Response:
+    if "db_session" in g and not g.get("request_failed"):
+        g.db_session.commit()
+    return response
+
+
+def _close(_error: BaseException | None) -> None:
+    session = g.pop("db_session", None)
+    if session is not None:
+        session.close()  # rolls back whatever was not committed

@@ -1,0 +1,103 @@
+"""The one error handler: JSON under /api and for operations probes, a page elsewhere.
+
+Never a stack trace or a database message: unexpected errors are logged with the request
+id and the user gets the id to quote.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+from core import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from web.context import discard_changes
+from web.security import request_id
+
+log = logging.getLogger("wachter.web")
+
+_DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (NotFound, 404),
+    (PermissionDenied, 403),
+    (Conflict, 409),
+    (InvalidInput, 400),
+]
+_TITLES = {
+    400: _l("The request could not be understood"),
+    401: _l("Please sign in"),
+    403: _l("You may not do this"),
+    404: _l("Page not found"),
+    405: _l("This action is not allowed here"),
+    409: _l("This conflicts with the current state"),
+    413: _l("The request is too large"),
+    429: _l("Too many requests; please wait a moment"),
+    500: _l("Something went wrong on our side"),
+    503: _l("The service is temporarily unavailable"),
+}
+_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+_JSON_PREFIXES = ("/api/", "/healthz", "/readyz")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(Exception, handle_error)
+
+
+def handle_error(error: Exception) -> Response | HTTPException:
+    if isinstance(error, HTTPException) and (error.code or 500) < 400:
+        return error  # routing redirects (e.g. a missing trailing slash) are not errors
+    discard_changes()
+    status, message, headers = _describe(error)
+    if status >= 500:
+        cause = getattr(error, "original_exception", None) or error
+        log.error("unhandled error", exc_info=cause, extra={"http.request.id": request_id()})
+    if request.path.startswith(_JSON_PREFIXES) or not request.accept_mimetypes.accept_html:
+        body = {
+            "error": {
+                "status": status,
+                "code": _CODES.get(status, "error"),
+                "message": message,
+                "request_id": request_id(),
+            }
+        }
+        response = jsonify(body)
+        response.status_code = status
+    else:
+        response = Response(
+            render_template(
+                "error.html",
+                status=status,
+                title=_TITLES.get(status, message),
+                message=message,
+                request_id=request_id(),
+            ),
+            status=status,
+        )
+    for name, value in headers:
+        response.headers[name] = value
+    return response
+
+
+def _describe(error: Exception) -> tuple[int, str, list[tuple[str, str]]]:
+    if isinstance(error, HTTPException):
+        status = error.code or 500
+        headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
+        return status, str(_TITLES.get(status, error.name)), headers
+    if isinstance(error, DomainError):
+        for kind, status in _DOMAIN_STATUS:
+            if isinstance(error, kind):
+                return status, error.message, []
+        return 400, error.message, []
+    return 500, str(_TITLES[500]), []
