@@ -87,7 +87,8 @@ class BackgroundJobs:
                 coalesce=True,
                 max_instances=1,
                 misfire_grace_time=int(job.interval.total_seconds()),
-                next_run_time=self.clock.now(),
+                # The timer runs on wall time; the injected clock is for the jobs' logic.
+                next_run_time=datetime.now(UTC),
             )
         self._scheduler.start()
         log.info("background jobs started", extra={"wachter.jobs": [job.name for job in self.jobs]})

@@ -1,0 +1,72 @@
+# Wachter: two commands on a fresh machine.
+#   make run    create .venv, install, migrate the embedded database, start on 127.0.0.1:8080
+#   make test   install test tools, start what the tests need, run every gate and test
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip install --disable-pip-version-check -q -c constraints.txt
+CATALOGS := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+SOURCE_PACKAGES := core storage access_control ingest detection_rules incidents staff_safety web wachter
+
+.PHONY: help run test install install-test lint typecheck imports pytest translations constraints clean
+
+help:
+	@echo "make run    start Wachter on http://127.0.0.1:8080 (first run creates .venv and ./var)"
+	@echo "make test   run ruff, mypy, the import contract and the whole test suite"
+
+run: install
+	$(BIN)/wachter serve
+
+test: install-test
+	bash scripts/ensure-postgres
+	$(MAKE) --no-print-directory lint typecheck imports pytest
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Wachter needs Python 3.11 or newer; set PYTHON=python3.11")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml constraints.txt
+	$(PIP) -e .
+	@touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) -e '.[test]'
+	@touch $@
+
+web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile -q -i $< -o $@
+
+install: $(VENV)/.installed $(COMPILED)
+
+install-test: $(VENV)/.installed-test $(COMPILED)
+
+lint:
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck:
+	$(BIN)/mypy
+
+imports:
+	$(BIN)/lint-imports
+
+pytest:
+	$(BIN)/pytest
+
+# Extract strings from the code, merge them into every catalogue, compile.
+translations: install
+	$(BIN)/pybabel extract -q -F web/babel.cfg -k _l -o web/translations/messages.pot $(SOURCE_PACKAGES)
+	$(BIN)/pybabel update -q -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
+	rm -f web/translations/messages.pot
+	$(MAKE) --no-print-directory $(COMPILED)
+
+constraints: install-test
+	{ echo "# Exact versions for reproducible installs (make uses: pip install -c constraints.txt)."; \
+	  echo "# Regenerate with: make constraints"; \
+	  $(BIN)/pip freeze --exclude-editable | grep -vi '^wachter' | sort -f; } > constraints.txt
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache $(COMPILED)

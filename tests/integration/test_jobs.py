@@ -1,0 +1,109 @@
+"""Background jobs: one runner across processes, failures contained, leases handed back."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core import FixedClock
+from storage import JobLease
+from wachter.jobs import BackgroundJobs, Job
+
+
+def recording_job(name="count", interval=timedelta(minutes=1)):
+    runs: list[str] = []
+
+    def run(session, now):
+        runs.append(now.isoformat())
+
+    return Job(name=name, interval=interval, run=run), runs
+
+
+def test_two_processes_never_run_the_same_job_twice(migrated_database):
+    clock = FixedClock()
+    job, runs = recording_job()
+    first = BackgroundJobs(migrated_database, [job], clock=clock, holder="worker-1")
+    second = BackgroundJobs(migrated_database, [job], clock=clock, holder="worker-2")
+    for _ in range(3):
+        assert first.run_once(job)
+        assert not second.run_once(job)
+        clock.advance(job.interval)
+    assert len(runs) == 3
+
+
+def test_a_crashed_holder_is_replaced_after_its_lease_expires(migrated_database):
+    clock = FixedClock()
+    job, runs = recording_job()
+    crashed = BackgroundJobs(migrated_database, [job], clock=clock, holder="crashed")
+    survivor = BackgroundJobs(migrated_database, [job], clock=clock, holder="survivor")
+    assert crashed.run_once(job)
+    clock.advance(job.lease_ttl - timedelta(seconds=1))
+    assert not survivor.run_once(job)
+    clock.advance(timedelta(seconds=1))
+    assert survivor.run_once(job)
+    assert len(runs) == 2
+
+
+def test_a_failing_job_is_logged_rolled_back_and_does_not_stop_the_runner(
+    migrated_database, caplog
+):
+    def explode(session, now):
+        session.add(
+            JobLease(name="written-by-failed-job", holder="x", acquired_at=now, expires_at=now)
+        )
+        session.flush()
+        raise RuntimeError("disk on fire")
+
+    job = Job(name="explode", interval=timedelta(minutes=5), run=explode)
+    runner = BackgroundJobs(migrated_database, [job], clock=FixedClock(), holder="w")
+    with caplog.at_level(logging.ERROR, logger="wachter.jobs"):
+        assert runner.run_once(job)
+    assert "job explode failed" in caplog.text
+    assert "disk on fire" in caplog.text
+    with migrated_database.unit_of_work() as session:
+        assert session.get(JobLease, "written-by-failed-job") is None
+
+
+def test_the_job_writes_are_committed(migrated_database):
+    def write(session, now):
+        session.add(JobLease(name="marker", holder="job", acquired_at=now, expires_at=now))
+
+    job = Job(name="writer", interval=timedelta(minutes=1), run=write)
+    BackgroundJobs(migrated_database, [job], clock=FixedClock(), holder="w").run_once(job)
+    with migrated_database.unit_of_work() as session:
+        assert session.get(JobLease, "marker") is not None
+
+
+def test_the_scheduler_runs_jobs_and_stop_hands_back_the_leases(migrated_database):
+    ran = threading.Event()
+
+    def signal(session, now):
+        ran.set()
+
+    job = Job(name="tick", interval=timedelta(seconds=1), run=signal)
+    runner = BackgroundJobs(migrated_database, [job], clock=FixedClock(), holder="w")
+    runner.start()
+    try:
+        assert ran.wait(timeout=10), "the scheduler never ran the job"
+    finally:
+        runner.stop()
+    with migrated_database.unit_of_work() as session:
+        assert session.scalars(select(JobLease).where(JobLease.name == "tick")).all() == []
+
+
+def test_jobs_need_an_interval_of_at_least_a_second():
+    with pytest.raises(ValueError, match="at least one second"):
+        Job(name="busy", interval=timedelta(milliseconds=10), run=lambda session, now: None)
+
+
+def test_the_lease_outlives_the_interval():
+    assert Job(
+        name="a", interval=timedelta(seconds=5), run=lambda s, n: None
+    ).lease_ttl == timedelta(minutes=1)
+    assert Job(
+        name="b", interval=timedelta(minutes=5), run=lambda s, n: None
+    ).lease_ttl == timedelta(minutes=10)

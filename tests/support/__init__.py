@@ -1,0 +1,1 @@
+"""Test harness pieces: the throw-away PostgreSQL cluster, subprocess helpers."""

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import pytest
+
+from core import ConfigError, Settings
+from core.settings import VARIABLES
+
+README = Path(__file__).resolve().parents[3] / "README.md"
+
+
+def test_defaults_give_the_embedded_service_on_loopback(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({})
+    assert settings.data_dir == tmp_path / "var"
+    assert settings.database_url == f"sqlite:///{tmp_path / 'var' / 'wachter.db'}"
+    assert settings.is_embedded
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
+    assert settings.secret_key is None
+    assert settings.log_level == "INFO"
+
+
+def test_every_variable_is_read(tmp_path):
+    settings = Settings.from_env(
+        {
+            "WACHTER_DATA_DIR": str(tmp_path),
+            "WACHTER_DATABASE_URL": "postgresql://wachter@db.internal/wachter",
+            "WACHTER_ELASTICSEARCH_URL": "https://es.internal:9200/",
+            "WACHTER_HTTP_HOST": "::1",
+            "WACHTER_HTTP_PORT": "9090",
+            "WACHTER_HTTP_THREADS": "16",
+            "WACHTER_TRUSTED_PROXIES": "1",
+            "WACHTER_SECRET_KEY": "k" * 40,
+            "WACHTER_LOG_LEVEL": "debug",
+        }
+    )
+    assert settings.data_dir == tmp_path
+    assert settings.database_url == "postgresql://wachter@db.internal/wachter"
+    assert settings.elasticsearch_url == "https://es.internal:9200"
+    assert not settings.is_embedded
+    assert (settings.http_host, settings.http_port, settings.http_threads) == ("::1", 9090, 16)
+    assert settings.trusted_proxies == 1
+    assert settings.secret_key == "k" * 40
+    assert settings.log_level == "DEBUG"
+
+
+def test_relative_data_dir_is_resolved_against_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert Settings.from_env({"WACHTER_DATA_DIR": "state"}).data_dir == tmp_path / "state"
+
+
+def test_blank_values_fall_back_to_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert (
+        Settings.from_env({"WACHTER_HTTP_PORT": "  ", "WACHTER_ELASTICSEARCH_URL": ""}).http_port
+        == 8080
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("WACHTER_HTTP_PORT", "eighty", "not a whole number"),
+        ("WACHTER_HTTP_PORT", "65536", "outside 0-65535"),
+        ("WACHTER_HTTP_PORT", "-1", "not a whole number"),
+        ("WACHTER_HTTP_THREADS", "0", "outside 1-256"),
+        ("WACHTER_TRUSTED_PROXIES", "9", "outside 0-5"),
+        ("WACHTER_HTTP_HOST", "not a host!", "neither an IP address nor a host name"),
+        ("WACHTER_ELASTICSEARCH_URL", "ftp://es.internal", "http:// or https://"),
+        ("WACHTER_ELASTICSEARCH_URL", "http://es.internal:99999", "port"),
+        ("WACHTER_DATABASE_URL", "wachter.db", "expected a URL"),
+        ("WACHTER_SECRET_KEY", "short", "at least 32 characters"),
+        ("WACHTER_LOG_LEVEL", "LOUD", "expected one of"),
+    ],
+)
+def test_a_bad_value_names_its_variable_in_one_line(variable, value, problem):
+    with pytest.raises(ConfigError) as caught:
+        Settings.from_env({variable: value})
+    assert caught.value.variable == variable
+    message = str(caught.value)
+    assert message.startswith(f"{variable}: ")
+    assert problem in message
+    assert "\n" not in message
+
+
+def test_a_misspelt_variable_stops_start_up_with_a_suggestion():
+    with pytest.raises(
+        ConfigError,
+        match=r"WACHTER_DATABSE_URL: unknown setting \(did you mean WACHTER_DATABASE_URL\?\)",
+    ):
+        Settings.from_env({"WACHTER_DATABSE_URL": "sqlite:///x.db"})
+
+
+def test_test_harness_variables_are_not_settings(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Settings.from_env({"WACHTER_TEST_ANYTHING": "1", "OTHER": "x"})
+
+
+def test_settings_are_frozen(tmp_path):
+    settings = Settings(data_dir=tmp_path, database_url="sqlite:///x")
+    with pytest.raises(AttributeError):
+        settings.http_port = 1  # type: ignore[misc]
+
+
+def test_a_relative_data_dir_is_refused_when_built_directly():
+    with pytest.raises(ConfigError, match="WACHTER_DATA_DIR"):
+        Settings(data_dir=Path("relative"), database_url="sqlite:///x")
+
+
+def test_every_setting_has_a_variable_and_the_readme_lists_each():
+    assert len(VARIABLES) == len(fields(Settings))
+    readme = README.read_text(encoding="utf-8")
+    missing = [variable for variable in VARIABLES if f"`{variable}`" not in readme]
+    assert missing == []
