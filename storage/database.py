@@ -135,6 +135,9 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        # IMMEDIATE takes the write lock up front. A deferred transaction that reads and
+        # then writes fails at once with SQLITE_BUSY when another writer committed in
+        # between (busy_timeout cannot help there); short serialised transactions can't.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine

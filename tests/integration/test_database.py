@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -145,4 +146,34 @@ def test_a_sqlite_file_in_a_missing_directory_is_reported(tmp_path):
     database = Database.from_url(f"sqlite:///{tmp_path / 'missing' / 'wachter.db'}")
     with pytest.raises(DatabaseUnavailable, match="unable to open database file"):
         database.check_connection()
+    database.dispose()
+
+
+def test_sqlite_read_then_write_transactions_do_not_collide(tmp_path):
+    """Two read-then-write transactions at once: both succeed, neither sees SQLITE_BUSY."""
+    database = Database.from_url(f"sqlite:///{tmp_path / 'rw.db'}")
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE counter (value INTEGER)"))
+        connection.execute(text("INSERT INTO counter VALUES (0)"))
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def increment() -> None:
+        try:
+            barrier.wait(timeout=10)
+            for _ in range(10):
+                with database.unit_of_work() as session:
+                    value = session.execute(text("SELECT value FROM counter")).scalar_one()
+                    session.execute(text("UPDATE counter SET value = :v"), {"v": value + 1})
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=increment) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with database.engine.connect() as connection:
+        assert connection.execute(text("SELECT value FROM counter")).scalar_one() == 40
     database.dispose()
