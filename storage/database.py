@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -29,6 +29,8 @@ _DRIVERS = {
     "postgresql+psycopg": "postgresql+psycopg",
 }
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Execution option: this connection only reads, so SQLite may begin a deferred transaction.
+READ_ONLY = "wachter_read_only"
 POSTGRES_CONNECT_TIMEOUT_S = 5
 
 
@@ -96,10 +98,14 @@ class Database:
         finally:
             session.close()
 
+    def read_only_connection(self) -> Connection:
+        """A connection for reads only: on SQLite it does not wait for the write lock."""
+        return self.engine.connect().execution_options(**{READ_ONLY: True})
+
     def check_connection(self) -> None:
         """Raise ``DatabaseUnavailable`` with a one-line reason unless a query round-trips."""
         try:
-            with self.engine.connect() as connection:
+            with self.read_only_connection() as connection:
                 connection.execute(text("SELECT 1"))
         except DBAPIError as error:
             raise DatabaseUnavailable(
@@ -134,10 +140,12 @@ def _sqlite_engine(url: URL) -> Engine:
             cursor.close()
 
     @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
+    def _begin(connection: Connection) -> None:
         # IMMEDIATE takes the write lock up front. A deferred transaction that reads and
         # then writes fails at once with SQLITE_BUSY when another writer committed in
         # between (busy_timeout cannot help there); short serialised transactions can't.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Connections marked read-only need no lock: WAL gives them a snapshot.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

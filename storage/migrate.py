@@ -33,7 +33,7 @@ def head_revision() -> str | None:
 
 def current_revision(database: Database) -> str | None:
     try:
-        with database.engine.connect() as connection:
+        with database.read_only_connection() as connection:
             return MigrationContext.configure(connection).get_current_revision()
     except DBAPIError as error:
         raise DatabaseUnavailable(

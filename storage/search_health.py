@@ -17,6 +17,17 @@ from storage.errors import StorageError
 HEALTH_PATH = "/_cluster/health"
 
 
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect would carry the credentials to another host and probe the wrong cluster."""
+
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # urllib then raises HTTPError with the 3xx status
+
+
+# No proxies from the environment either: the cluster is named by its URL, nothing else.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _RefuseRedirects())
+
+
 def check_elasticsearch(url: str, *, timeout: float = 3.0) -> None:
     """Raise ``StorageError`` unless the cluster answers and its health is green or yellow."""
     parts = urlsplit(url)
@@ -32,7 +43,7 @@ def check_elasticsearch(url: str, *, timeout: float = 3.0) -> None:
             "Authorization", "Basic " + base64.b64encode(credentials.encode()).decode()
         )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+        with _OPENER.open(request, timeout=timeout) as response:
             health = json.loads(response.read(65536) or b"{}")
     except urllib.error.HTTPError as error:
         raise StorageError(f"Elasticsearch at {target} answered HTTP {error.code}") from None

@@ -48,7 +48,7 @@ _CODES = {
     500: "internal_error",
     503: "unavailable",
 }
-_JSON_PREFIXES = ("/api/", "/healthz", "/readyz")
+_JSON_PATHS = ("/healthz", "/readyz", "/api")
 
 
 def init_app(app: Flask) -> None:
@@ -63,7 +63,9 @@ def handle_error(error: Exception) -> Response | HTTPException:
     if status >= 500:
         cause = getattr(error, "original_exception", None) or error
         log.error("unhandled error", exc_info=cause, extra={"http.request.id": request_id()})
-    if request.path.startswith(_JSON_PREFIXES) or not request.accept_mimetypes.accept_html:
+    accept = request.accept_mimetypes  # no Accept header means any type (RFC 9110 12.5.1)
+    wants_json = request.path in _JSON_PATHS or request.path.startswith("/api/")
+    if wants_json or (accept and not accept.accept_html):
         body = {
             "error": {
                 "status": status,
@@ -80,6 +82,7 @@ def handle_error(error: Exception) -> Response | HTTPException:
                 "error.html",
                 status=status,
                 title=_TITLES.get(status, message),
+                language_next="/",  # an error page never echoes the requested path
                 message=message,
                 request_id=request_id(),
             ),

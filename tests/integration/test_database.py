@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -176,4 +177,18 @@ def test_sqlite_read_then_write_transactions_do_not_collide(tmp_path):
     assert errors == []
     with database.engine.connect() as connection:
         assert connection.execute(text("SELECT value FROM counter")).scalar_one() == 40
+    database.dispose()
+
+
+def test_sqlite_readers_are_not_blocked_by_a_writer(tmp_path):
+    database = Database.from_url(f"sqlite:///{tmp_path / 'readers.db'}")
+    with database.engine.begin() as connection:
+        connection.execute(text("CREATE TABLE item (name TEXT)"))
+    with database.unit_of_work() as writer:
+        writer.execute(text("INSERT INTO item VALUES ('uncommitted')"))
+        started = time.monotonic()
+        database.check_connection()  # would wait the 5 s busy timeout behind the writer
+        with database.read_only_connection() as reader:
+            assert reader.execute(text("SELECT count(*) FROM item")).scalar_one() == 0
+        assert time.monotonic() - started < 1
     database.dispose()
