@@ -37,7 +37,7 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	@touch $@
 
 web/translations/%/LC_MESSAGES/messages.mo: web/translations/%/LC_MESSAGES/messages.po $(VENV)/.installed
-	$(BIN)/pybabel compile -q -i $< -o $@
+	$(BIN)/pybabel -q compile -i $< -o $@
 
 install: $(VENV)/.installed $(COMPILED)
 
@@ -58,8 +58,8 @@ pytest:
 
 # Extract strings from the code, merge them into every catalogue, compile.
 translations: install
-	$(BIN)/pybabel extract -q -F web/babel.cfg -k _l -o web/translations/messages.pot $(SOURCE_PACKAGES)
-	$(BIN)/pybabel update -q -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
+	$(BIN)/pybabel -q extract -F web/babel.cfg -k _l --project=Wachter -o web/translations/messages.pot $(SOURCE_PACKAGES)
+	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
 	rm -f web/translations/messages.pot
 	$(MAKE) --no-print-directory $(COMPILED)
 
