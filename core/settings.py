@@ -7,6 +7,7 @@ creates the data directory and the secret key afterwards.
 
 from __future__ import annotations
 
+import base64
 import difflib
 import ipaddress
 import os
@@ -76,6 +77,22 @@ def _parse_secret_key(raw: str) -> str:
     return raw
 
 
+def parse_encryption_key(raw: str) -> str:
+    """A Fernet key: 32 random bytes, URL-safe base64 (``Fernet.generate_key()``)."""
+    key = raw.strip()
+    try:
+        decoded = base64.urlsafe_b64decode(key.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        decoded = b""
+    if len(key) != 44 or len(decoded) != 32:
+        raise ValueError("each key must be 32 bytes in URL-safe base64 (44 characters)")
+    return key
+
+
+def _parse_encryption_keys(raw: str) -> tuple[str, ...]:
+    return tuple(parse_encryption_key(part) for part in raw.split(",") if part.strip())
+
+
 def _parse_log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in _LOG_LEVELS:
@@ -95,16 +112,27 @@ class Settings:
     http_threads: int = 8
     trusted_proxies: int = 0
     secret_key: str | None = None
+    # Encrypts secrets at rest (TOTP secrets). The first key encrypts, all decrypt:
+    # prepend a new key to rotate. Empty: generated into the data directory.
+    encryption_keys: tuple[str, ...] = ()
+    # argon2id cost. Production defaults per OWASP; tests lower them in code.
+    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 3
+    argon2_parallelism: int = 4
     log_level: str = "INFO"
 
     def __post_init__(self) -> None:
         if not self.data_dir.is_absolute():
             raise ConfigError("WACHTER_DATA_DIR", f"{self.data_dir} is not an absolute path")
-        if self.secret_key is not None:
+        for variable, check, value in (
+            ("WACHTER_SECRET_KEY", _parse_secret_key, self.secret_key),
+            ("WACHTER_ENCRYPTION_KEYS", _parse_encryption_keys, ",".join(self.encryption_keys)),
+        ):
             try:
-                _parse_secret_key(self.secret_key)
+                if value:
+                    check(value)
             except ValueError as error:
-                raise ConfigError("WACHTER_SECRET_KEY", str(error)) from None
+                raise ConfigError(variable, str(error)) from None
 
     @property
     def is_embedded(self) -> bool:
@@ -139,6 +167,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "http_threads": ("WACHTER_HTTP_THREADS", _parse_int(1, 256)),
     "trusted_proxies": ("WACHTER_TRUSTED_PROXIES", _parse_int(0, 5)),
     "secret_key": ("WACHTER_SECRET_KEY", _parse_secret_key),
+    "encryption_keys": ("WACHTER_ENCRYPTION_KEYS", _parse_encryption_keys),
+    "argon2_memory_kib": ("WACHTER_ARGON2_MEMORY_KIB", _parse_int(19456, 4194304)),
+    "argon2_time_cost": ("WACHTER_ARGON2_TIME_COST", _parse_int(2, 20)),
+    "argon2_parallelism": ("WACHTER_ARGON2_PARALLELISM", _parse_int(1, 64)),
     "log_level": ("WACHTER_LOG_LEVEL", _parse_log_level),
 }
 assert set(_PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a variable"

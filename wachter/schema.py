@@ -9,7 +9,7 @@ from sqlalchemy import MetaData
 from storage import Base
 
 # Each package that owns tables adds its models module here.
-MODEL_MODULES = ("storage.leases",)
+MODEL_MODULES = ("storage.leases", "access_control.models")
 
 
 def metadata() -> MetaData:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import base64
 import os
 import stat
 from pathlib import Path
@@ -7,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from core import ConfigError, Settings
-from core.datadir import SECRET_KEY_FILE, prepare
+from core.datadir import ENCRYPTION_KEY_FILE, SECRET_KEY_FILE, prepare
 
 
 def _settings(data_dir, **overrides):
@@ -28,10 +29,33 @@ def test_first_run_creates_a_private_directory_and_secret_key(tmp_path):
     assert len(prepared.secret_key) >= 64
 
 
-def test_the_key_survives_a_restart(tmp_path):
+def test_the_keys_survive_a_restart(tmp_path):
     first = prepare(_settings(tmp_path / "var"))
     second = prepare(_settings(tmp_path / "var"))
     assert first.secret_key == second.secret_key
+    assert first.encryption_keys == second.encryption_keys
+
+
+def test_first_run_generates_a_private_encryption_key(tmp_path):
+    prepared = prepare(_settings(tmp_path / "var"))
+    key_file = tmp_path / "var" / ENCRYPTION_KEY_FILE
+    assert mode(key_file) == 0o600
+    assert prepared.encryption_keys == (key_file.read_text().strip(),)
+    assert len(base64.urlsafe_b64decode(prepared.encryption_keys[0])) == 32
+
+
+def test_configured_encryption_keys_win_and_nothing_is_written(tmp_path):
+    keys = ("k" * 43 + "=", "j" * 43 + "=")
+    assert prepare(_settings(tmp_path / "var", encryption_keys=keys)).encryption_keys == keys
+    assert not (tmp_path / "var" / ENCRYPTION_KEY_FILE).exists()
+
+
+def test_a_damaged_encryption_key_file_is_refused(tmp_path):
+    prepare(_settings(tmp_path / "var"))
+    key_file = tmp_path / "var" / ENCRYPTION_KEY_FILE
+    key_file.write_text("garbage\n")
+    with pytest.raises(ConfigError, match="encryption_key holds no usable key"):
+        prepare(_settings(tmp_path / "var"))
 
 
 def test_a_configured_key_wins_and_nothing_is_written(tmp_path):

@@ -9,6 +9,8 @@ from core import ConfigError, Settings
 from core.settings import VARIABLES
 
 README = Path(__file__).resolve().parents[3] / "README.md"
+KEY_A = "a" * 43 + "="
+KEY_B = "B" * 43 + "="
 
 
 def test_defaults_give_the_embedded_service_on_loopback(tmp_path, monkeypatch):
@@ -34,8 +36,15 @@ def test_every_variable_is_read(tmp_path):
             "WACHTER_TRUSTED_PROXIES": "1",
             "WACHTER_SECRET_KEY": "k" * 40,
             "WACHTER_LOG_LEVEL": "debug",
+            "WACHTER_ENCRYPTION_KEYS": f" {KEY_A}, {KEY_B} ",
+            "WACHTER_ARGON2_MEMORY_KIB": "131072",
+            "WACHTER_ARGON2_TIME_COST": "4",
+            "WACHTER_ARGON2_PARALLELISM": "2",
         }
     )
+    assert settings.encryption_keys == (KEY_A, KEY_B)
+    assert (settings.argon2_memory_kib, settings.argon2_time_cost) == (131072, 4)
+    assert settings.argon2_parallelism == 2
     assert settings.data_dir == tmp_path
     assert settings.database_url == "postgresql://wachter@db.internal/wachter"
     assert settings.elasticsearch_url == "https://es.internal:9200"
@@ -73,6 +82,10 @@ def test_blank_values_fall_back_to_defaults(tmp_path, monkeypatch):
         ("WACHTER_DATABASE_URL", "wachter.db", "expected a URL"),
         ("WACHTER_SECRET_KEY", "short", "at least 32 characters"),
         ("WACHTER_LOG_LEVEL", "LOUD", "expected one of"),
+        ("WACHTER_ENCRYPTION_KEYS", "not-a-key", "32 bytes in URL-safe base64"),
+        ("WACHTER_ENCRYPTION_KEYS", "a" * 43 + "=,short", "32 bytes in URL-safe base64"),
+        ("WACHTER_ARGON2_MEMORY_KIB", "8", "outside 19456-4194304"),
+        ("WACHTER_ARGON2_TIME_COST", "1", "outside 2-20"),
     ],
 )
 def test_a_bad_value_names_its_variable_in_one_line(variable, value, problem):

@@ -1,0 +1,48 @@
+"""The ``wachter`` group, the start of every command, and its error handling.
+
+Every command builds its settings once; a configuration or database problem ends the
+command with one line on stderr that names the variable, and exit code 2.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import click
+
+from core import ConfigError, Settings
+from core.datadir import prepare
+from storage import Database, DatabaseUnavailable
+from wachter.logs import configure_logging
+
+EXIT_CONFIG = 2
+
+
+class StartupFailed(click.ClickException):
+    exit_code = EXIT_CONFIG
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ConfigError as error:
+            raise StartupFailed(str(error)) from None
+        except DatabaseUnavailable as error:
+            raise StartupFailed(f"WACHTER_DATABASE_URL: {error}") from None
+
+
+@click.group(cls=_Group)
+def cli() -> None:
+    """Wachter: threat monitoring and staff safety for one organisation."""
+
+
+def prepare_command() -> tuple[Settings, Database]:
+    """Settings, logging and a reachable database: the start of every command."""
+    os.umask(0o077)  # the database, keys and evidence are readable by this account only
+    settings = prepare(Settings.from_env())
+    configure_logging(settings.log_level)
+    database = Database.from_url(settings.database_url)
+    database.check_connection()
+    return settings, database

@@ -1,0 +1,62 @@
+"""Running Wachter: ``serve``, ``worker`` and ``version``."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as package_version
+
+import click
+
+from core import SystemClock
+from storage import migrate
+from wachter.cli.base import StartupFailed, cli, prepare_command
+from wachter.jobs import JOBS, BackgroundJobs
+from wachter.server import running, serve_http, wait_for_signal
+from web import create_app
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on [default: WACHTER_HTTP_HOST or 127.0.0.1].")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Port [default: WACHTER_HTTP_PORT or 8080; 0 picks a free one].",
+)
+def serve(host: str | None, port: int | None) -> None:
+    """Run everything in one process: web console, API, collectors and background jobs."""
+    settings, database = prepare_command()
+    migrate.upgrade(database)
+    app = create_app(settings, database=database)
+
+    def announce(base_url: str) -> None:
+        click.echo(f"Wachter is running at {base_url}/")
+        click.echo(
+            f"Sign in at {base_url}/login · readiness at {base_url}/readyz · stop with Ctrl+C"
+        )
+
+    with running(BackgroundJobs(database, JOBS, clock=SystemClock())):
+        serve_http(
+            app,
+            settings,
+            host=host or settings.http_host,
+            port=settings.http_port if port is None else port,
+            announce=announce,
+        )
+    database.dispose()
+
+
+@cli.command()
+def worker() -> None:
+    """Run the collectors and background jobs only (add as many as you need)."""
+    _settings, database = prepare_command()
+    if not migrate.is_up_to_date(database):
+        raise StartupFailed("the database schema is not up to date; run `wachter db upgrade` first")
+    with running(BackgroundJobs(database, JOBS, clock=SystemClock())):
+        click.echo("Wachter worker running; stop with Ctrl+C")
+        wait_for_signal()
+    database.dispose()
+
+
+@cli.command()
+def version() -> None:
+    """Show the version of Wachter and of its database schema."""
+    click.echo(f"wachter {package_version('wachter')} (schema {migrate.head_revision()})")
