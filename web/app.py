@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from core import Clock, ConfigError, Settings, SystemClock
 from storage import Database
 from web import context, errors, i18n, security
-from web.views import console, ops
+from web.views import api, console, ops
 
 csrf = CSRFProtect()
 # The console and its forms are small; ingest routes raise their own limit when they arrive.
@@ -53,4 +53,5 @@ def create_app(
     csrf.init_app(app)
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(console.blueprint)
+    app.register_blueprint(api.blueprint)
     return app
