@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from access_control.actor import Actor
@@ -27,7 +27,10 @@ GENESIS_HASH = "0" * 64
 OUTCOMES = ("success", "failure", "denied")
 DetailValue = str | int | bool | None
 # Details describe what happened; credentials never belong there, even by accident.
-_SECRET_KEY = re.compile(r"pass|secret|token|otp|totp|recovery|code|key|cookie|session", re.I)
+_SECRET_KEY = re.compile(
+    r"pass(word|wd)?|secret|otp|recovery|credential|cookie|(^|_)(token|code|key|sid|session_id)$",
+    re.I,
+)
 _ACTION = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
 
@@ -42,10 +45,12 @@ def record(
     details: Mapping[str, DetailValue] | None = None,
 ) -> AuditEntry:
     """Append one entry to the chain (flushed, committed with the caller's unit of work)."""
-    if not _ACTION.match(action) or len(action) > 100:
+    if not _ACTION.fullmatch(action) or len(action) > 100:
         raise ValueError(f"audit action {action!r} must look like 'area.verb'")
     if outcome not in OUTCOMES:
         raise ValueError(f"audit outcome must be one of {OUTCOMES}")
+    if now.utcoffset() is None:
+        raise ValueError("audit time must be aware (UTC); a naive time would be read as local")
     clean_details = _check_details(details or {})
     head = session.execute(
         select(AuditChainHead)
@@ -124,13 +129,31 @@ class ChainReport:
         return self.broken_at is None
 
 
-def verify_chain(session: Session, *, batch_size: int = 1000) -> ChainReport:
-    """Walk the whole chain in id order; report the first broken link."""
+def verify_chain(
+    session: Session, *, batch_size: int = 1000, check_unanchored: bool = True
+) -> ChainReport:
+    """Walk the chain in id order and report the first broken link.
+
+    Run it in ``Database.snapshot()``: then every entry beyond the chain head is one that
+    was slipped in without extending the chain, not a writer's that committed meanwhile.
+    A caller outside a snapshot (the console, inside a request) passes
+    ``check_unanchored=False`` and checks everything up to the head it read first.
+    """
+    head = session.get(AuditChainHead, 1)
+    last_id = head.last_entry_id if head is not None else 0
+    first_id = session.scalar(select(func.min(AuditEntry.id)))
+    if first_id is not None and first_id < 1:
+        return ChainReport(
+            checked=0,
+            head_hash=GENESIS_HASH,
+            broken_at=first_id,
+            problem="an entry was slipped in before the first one",
+        )
     expected_id, previous_hash, checked = 1, GENESIS_HASH, 0
-    while True:
+    while expected_id <= last_id:
         entries = session.scalars(
             select(AuditEntry)
-            .where(AuditEntry.id >= expected_id)
+            .where(AuditEntry.id >= expected_id, AuditEntry.id <= last_id)
             .order_by(AuditEntry.id)
             .limit(batch_size)
         ).all()
@@ -141,15 +164,51 @@ def verify_chain(session: Session, *, batch_size: int = 1000) -> ChainReport:
                     checked=checked, head_hash=previous_hash, broken_at=expected_id, problem=problem
                 )
             expected_id, previous_hash, checked = entry.id + 1, entry.entry_hash, checked + 1
-        if len(entries) < batch_size:
+        if not entries:
             break
-    head = session.get(AuditChainHead, 1)
-    if head is None or head.last_entry_id != expected_id - 1 or head.last_hash != previous_hash:
+    return _check_ends(
+        session,
+        head=head,
+        expected_id=expected_id,
+        previous_hash=previous_hash,
+        checked=checked,
+        check_unanchored=check_unanchored,
+    )
+
+
+def _check_ends(
+    session: Session,
+    *,
+    head: AuditChainHead | None,
+    expected_id: int,
+    previous_hash: str,
+    checked: int,
+    check_unanchored: bool,
+) -> ChainReport:
+    last_id = head.last_entry_id if head is not None else 0
+    if expected_id <= last_id:
         return ChainReport(
             checked=checked,
             head_hash=previous_hash,
             broken_at=expected_id,
-            problem="entries after this one were removed (the chain head disagrees)",
+            problem=f"entries {expected_id} to {last_id} were removed (the head counts {last_id})",
+        )
+    if head is None or head.last_hash != previous_hash:
+        return ChainReport(
+            checked=checked,
+            head_hash=previous_hash,
+            broken_at=expected_id - 1,
+            problem="the chain head does not match the last entry",
+        )
+    if not check_unanchored:
+        return ChainReport(checked=checked, head_hash=previous_hash)
+    beyond = session.scalar(select(func.min(AuditEntry.id)).where(AuditEntry.id > last_id))
+    if beyond is not None:
+        return ChainReport(
+            checked=checked,
+            head_hash=previous_hash,
+            broken_at=beyond,
+            problem="an entry was added without extending the chain",
         )
     return ChainReport(checked=checked, head_hash=previous_hash)
 
@@ -171,3 +230,40 @@ def _check_details(details: Mapping[str, DetailValue]) -> dict[str, DetailValue]
         if not isinstance(value, str | int | bool | type(None)):
             raise ValueError(f"audit detail {key!r} must be text, a number, a flag or empty")
     return dict(details)
+
+
+MAX_LISTED = 500
+
+
+def list_entries(
+    session: Session,
+    *,
+    action_prefix: str | None = None,
+    actor: str | None = None,
+    outcome: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[AuditEntry]:
+    """Entries newest first, for the console viewer and ``wachter audit list``.
+
+    ``action_prefix`` is literal (``%`` and ``_`` are no wildcards) and, as actions are
+    lower case, case-insensitive; ``since`` is inclusive, ``until`` exclusive (aware
+    datetimes); ``before_id`` pages back from an entry; ``limit`` is clamped to 1..500.
+    Listing does not verify: ``verify_chain`` tells whether the entries can be trusted.
+    """
+    query = select(AuditEntry).order_by(AuditEntry.id.desc())
+    if action_prefix:
+        query = query.where(AuditEntry.action.startswith(action_prefix.lower(), autoescape=True))
+    if actor is not None:
+        query = query.where(AuditEntry.actor == actor)
+    if outcome is not None:
+        query = query.where(AuditEntry.outcome == outcome)
+    if since is not None:
+        query = query.where(AuditEntry.occurred_at >= since)
+    if until is not None:
+        query = query.where(AuditEntry.occurred_at < until)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    return list(session.scalars(query.limit(max(1, min(limit, MAX_LISTED)))))

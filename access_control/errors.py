@@ -41,6 +41,10 @@ class InsufficientScope(PermissionDenied):
     pass
 
 
+class TokenNotFound(NotFound):
+    pass
+
+
 class UserNotFound(NotFound):
     pass
 

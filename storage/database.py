@@ -102,6 +102,18 @@ class Database:
         """A connection for reads only: on SQLite it does not wait for the write lock."""
         return self.engine.connect().execution_options(**{READ_ONLY: True})
 
+    @contextmanager
+    def snapshot(self) -> Iterator[Session]:
+        """A read-only session over one consistent state of the database, taking no write lock
+        (PostgreSQL: REPEATABLE READ, read only; SQLite: a deferred WAL read transaction)."""
+        connection = self.read_only_connection()
+        if self.dialect == "postgresql":
+            connection = connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        with connection, Session(bind=connection) as session:
+            yield session
+
     def check_connection(self) -> None:
         """Raise ``DatabaseUnavailable`` with a one-line reason unless a query round-trips."""
         try:
