@@ -22,6 +22,7 @@ run: install
 
 test: install-test
 	bash scripts/ensure-postgres
+	bash scripts/ensure-chromium
 	$(MAKE) --no-print-directory lint typecheck imports pytest
 
 $(BIN)/python:

@@ -1,4 +1,11 @@
 """Users, roles, password hashing, TOTP MFA, sessions, API tokens, lockout and the audit trail.
 
-Empty until the access-control issue lands; the layer exists so the import contract holds.
+Other packages use these names; the modules behind them are access control's own business.
 """
+
+from access_control.actor import Actor
+from access_control.audit import record as record_audit
+from access_control.audit import record_read
+from access_control.roles import Permission, Role, permissions_of
+
+__all__ = ["Actor", "Permission", "Role", "permissions_of", "record_audit", "record_read"]

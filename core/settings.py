@@ -110,6 +110,9 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     http_threads: int = 8
+    # The address people use to reach Wachter, for links printed by the CLI
+    # (setup and enrolment). Default: http://<http_host>:<http_port>.
+    public_url: str | None = None
     trusted_proxies: int = 0
     secret_key: str | None = None
     # Encrypts secrets at rest (TOTP secrets). The first key encrypts, all decrypt:
@@ -133,6 +136,13 @@ class Settings:
                     check(value)
             except ValueError as error:
                 raise ConfigError(variable, str(error)) from None
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url
+        host = f"[{self.http_host}]" if ":" in self.http_host else self.http_host
+        return f"http://{host}:{self.http_port}"
 
     @property
     def is_embedded(self) -> bool:
@@ -165,6 +175,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "http_host": ("WACHTER_HTTP_HOST", _parse_host),
     "http_port": ("WACHTER_HTTP_PORT", _parse_int(0, 65535)),
     "http_threads": ("WACHTER_HTTP_THREADS", _parse_int(1, 256)),
+    "public_url": ("WACHTER_PUBLIC_URL", _parse_http_url),
     "trusted_proxies": ("WACHTER_TRUSTED_PROXIES", _parse_int(0, 5)),
     "secret_key": ("WACHTER_SECRET_KEY", _parse_secret_key),
     "encryption_keys": ("WACHTER_ENCRYPTION_KEYS", _parse_encryption_keys),

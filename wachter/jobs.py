@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session
 
+from access_control import sessions
 from core import Clock
 from storage import Database, acquire_lease, release_lease
 
@@ -43,8 +44,20 @@ class Job:
         return max(2 * self.interval, MIN_LEASE)
 
 
-# Jobs of the domain packages are listed here as they arrive (one list, one place).
-JOBS: tuple[Job, ...] = ()
+def _purge_expired_sessions(session: Session, now: datetime) -> None:
+    ended = sessions.purge_expired(session, now=now)
+    if ended:
+        log.info("expired sessions removed", extra={"wachter.sessions_removed": ended})
+
+
+# Jobs of the domain packages, in one list, in one place.
+JOBS: tuple[Job, ...] = (
+    Job(
+        name="access_control.purge_expired_sessions",
+        interval=timedelta(minutes=10),
+        run=_purge_expired_sessions,
+    ),
+)
 
 
 def new_holder_id() -> str:

@@ -48,16 +48,17 @@ def serve_http(
     )
     bound_port = server.effective_port  # type: ignore[union-attr]
     shown_host = f"[{host}]" if ":" in host else host
-    announce(f"http://{shown_host}:{bound_port}")
-    log.info("listening", extra={"server.address": host, "server.port": bound_port})
-    with _stop_on_sigterm():
+    with stop_on_sigterm():  # before announcing: a supervisor may signal as soon as it reads it
+        announce(f"http://{shown_host}:{bound_port}")
+        log.info("listening", extra={"server.address": host, "server.port": bound_port})
         server.run()
 
 
-def wait_for_signal() -> None:
-    """Block the main thread until SIGTERM or SIGINT (``wachter worker``)."""
-    with _stop_on_sigterm():
+def wait_for_signal(announce: Callable[[], None]) -> None:
+    """Announce, then block the main thread until SIGTERM or SIGINT (``wachter worker``)."""
+    with stop_on_sigterm():
         try:
+            announce()
             while True:
                 time.sleep(3600)
         except (KeyboardInterrupt, SystemExit):
@@ -65,7 +66,7 @@ def wait_for_signal() -> None:
 
 
 @contextmanager
-def _stop_on_sigterm() -> Iterator[None]:
+def stop_on_sigterm() -> Iterator[None]:
     def handle(_signum: int, _frame: FrameType | None) -> None:
         raise SystemExit(0)  # waitress's loop ends cleanly on SystemExit/KeyboardInterrupt
 

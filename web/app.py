@@ -6,10 +6,13 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from access_control.passwords import PasswordHasher
+from access_control.secret_box import SecretBox
 from core import Clock, ConfigError, Settings, SystemClock
 from storage import Database
-from web import context, errors, i18n, security
-from web.views import api, console, ops
+from web import auth, context, errors, i18n, security
+from web.views import account, admin, api, audit, console, ops
+from web.views import auth as auth_views
 
 csrf = CSRFProtect()
 # The console and its forms are small; ingest routes raise their own limit when they arrive.
@@ -45,13 +48,20 @@ def create_app(
             settings=settings,
             database=database or Database.from_url(settings.database_url),
             clock=clock or SystemClock(),
+            hasher=PasswordHasher.from_settings(settings),
+            box=SecretBox.from_settings(settings),
         ),
     )
-    security.init_app(app)
+    security.init_app(app)  # first: the request id is in every audit entry
+    auth.init_app(app)
     errors.init_app(app)
     i18n.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(console.blueprint)
+    app.register_blueprint(auth_views.blueprint)
+    app.register_blueprint(account.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(admin.blueprint)
+    app.register_blueprint(audit.blueprint)
     return app

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from flask import Flask, Response, current_app, g
 from sqlalchemy.orm import Session
 
+from access_control.passwords import PasswordHasher
+from access_control.secret_box import SecretBox
 from core import Clock, Settings
 from storage import Database
 
@@ -22,6 +24,8 @@ class WebContext:
     settings: Settings
     database: Database
     clock: Clock
+    hasher: PasswordHasher
+    box: SecretBox
 
 
 def init_app(app: Flask, context: WebContext) -> None:

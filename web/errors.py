@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
+from access_control.errors import StepUpRequired
 from core import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from web.auth import record_after_rollback
 from web.context import discard_changes
 from web.security import request_id
 
 log = logging.getLogger("wachter.web")
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (StepUpRequired, 401),  # before PermissionDenied, its parent
     (NotFound, 404),
     (PermissionDenied, 403),
     (Conflict, 409),
@@ -59,6 +63,7 @@ def handle_error(error: Exception) -> Response | HTTPException:
     if isinstance(error, HTTPException) and (error.code or 500) < 400:
         return error  # routing redirects (e.g. a missing trailing slash) are not errors
     discard_changes()
+    _audit_refusal(error)
     status, message, headers = _describe(error)
     if status >= 500:
         cause = getattr(error, "original_exception", None) or error
@@ -69,7 +74,9 @@ def handle_error(error: Exception) -> Response | HTTPException:
         body = {
             "error": {
                 "status": status,
-                "code": _CODES.get(status, "error"),
+                "code": "step_up_required"
+                if isinstance(error, StepUpRequired)
+                else _CODES.get(status, "error"),
                 "message": message,
                 "request_id": request_id(),
             }
@@ -91,6 +98,20 @@ def handle_error(error: Exception) -> Response | HTTPException:
     for name, value in headers:
         response.headers[name] = value
     return response
+
+
+def _audit_refusal(error: Exception) -> None:
+    """Refusals the policy or CSRF layer made are audited after the rollback."""
+    denial = g.pop("audit_denial", None)
+    if denial is None and isinstance(error, CSRFError):
+        denial = (
+            "csrf.rejected",
+            f"{request.method} {request.path}",
+            {"reason": error.description},
+        )
+    if denial is not None:
+        action, target, details = denial
+        record_after_rollback(action, target, "denied", details)
 
 
 def _describe(error: Exception) -> tuple[int, str, list[tuple[str, str]]]:

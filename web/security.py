@@ -63,15 +63,17 @@ def _finish(response: Response) -> Response:
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
     response.headers["X-Request-ID"] = request_id()
-    # The path only: query strings may carry search terms or tokens; never log them.
+    # The route's pattern, not the path: paths carry one-time link tokens and ids, and
+    # query strings search terms; none of them belongs in a log.
+    route = request.url_rule.rule if request.url_rule is not None else "(no route)"
     log.info(
         "%s %s %s",
         request.method,
-        request.path,
+        route,
         response.status_code,
         extra={
             "http.request.method": request.method,
-            "url.path": request.path,
+            "url.path": route,
             "http.response.status_code": response.status_code,
             "event.duration": int((time.perf_counter() - g.get("request_started", 0.0)) * 1e9),
             "http.request.id": request_id(),

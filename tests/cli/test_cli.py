@@ -8,7 +8,10 @@ import uuid
 import pytest
 import requests
 
+from storage import migrate
 from tests.support.processes import clean_env, run_wachter, started
+
+HEAD = migrate.head_revision()
 
 
 @pytest.fixture
@@ -27,7 +30,7 @@ def assert_one_line_config_error(result, variable):
 def test_version_names_the_release_and_schema(tmp_path, env):
     result = run_wachter("version", cwd=tmp_path, env=env)
     assert result.returncode == 0
-    assert result.stdout.startswith("wachter 0.1.0 (schema 0002)")
+    assert result.stdout.startswith(f"wachter 0.1.0 (schema {HEAD})")
 
 
 @pytest.mark.parametrize(
@@ -69,16 +72,20 @@ def test_a_bad_port_and_a_misspelt_variable_stop_start_up(tmp_path, env):
 def test_db_upgrade_current_and_downgrade(tmp_path, env):
     upgraded = run_wachter("db", "upgrade", cwd=tmp_path, env=env)
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "Database schema at 0002" in upgraded.stdout
-    assert run_wachter("db", "current", cwd=tmp_path, env=env).stdout.strip() == "0002: up to date"
+    assert f"Database schema at {HEAD}" in upgraded.stdout
+    assert (
+        run_wachter("db", "current", cwd=tmp_path, env=env).stdout.strip() == f"{HEAD}: up to date"
+    )
     refused = run_wachter("db", "downgrade", "base", cwd=tmp_path, env=env)
     assert refused.returncode == 1  # no confirmation on a closed stdin: nothing happens
-    assert run_wachter("db", "current", cwd=tmp_path, env=env).stdout.strip() == "0002: up to date"
+    assert (
+        run_wachter("db", "current", cwd=tmp_path, env=env).stdout.strip() == f"{HEAD}: up to date"
+    )
     downgraded = run_wachter("db", "downgrade", "base", "--yes", cwd=tmp_path, env=env)
     assert downgraded.returncode == 0, downgraded.stderr
     assert (
         run_wachter("db", "current", cwd=tmp_path, env=env).stdout.strip()
-        == "empty: behind (latest is 0002)"
+        == f"empty: behind (latest is {HEAD})"
     )
 
 

@@ -9,9 +9,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
+from access_control.models import AuthSession
+from access_control.sessions import ABSOLUTE, PENDING, Stage
 from core import FixedClock
 from storage import JobLease
-from wachter.jobs import BackgroundJobs, Job
+from tests.factories import make_user
+from wachter.jobs import JOBS, BackgroundJobs, Job
 
 
 def recording_job(name="count", interval=timedelta(minutes=1)):
@@ -107,3 +110,33 @@ def test_the_lease_outlives_the_interval():
     assert Job(
         name="b", interval=timedelta(minutes=5), run=lambda s, n: None
     ).lease_ttl == timedelta(minutes=10)
+
+
+def test_the_session_purge_job_removes_only_dead_sessions(migrated_database):
+    clock = FixedClock()
+    now = clock.now()
+    purge = next(job for job in JOBS if job.name == "access_control.purge_expired_sessions")
+    with migrated_database.unit_of_work() as session:
+        user = make_user(session)
+
+        def add(name, stage, created, seen):
+            session.add(
+                AuthSession(
+                    id=name.ljust(64, "0"),
+                    user_id=user.id,
+                    stage=stage,
+                    created_at=created,
+                    last_seen_at=seen,
+                    mfa_attempts=0,
+                    recovery_code_used=False,
+                )
+            )
+
+        add("live", Stage.ACTIVE, now - timedelta(hours=1), now - timedelta(minutes=1))
+        add("old", Stage.ACTIVE, now - ABSOLUTE, now - timedelta(minutes=1))
+        add("stuck", Stage.MFA, now - PENDING, now - PENDING)
+        add("idle", Stage.ACTIVE, now - timedelta(hours=2), now - timedelta(hours=1))
+    BackgroundJobs(migrated_database, [purge], clock=clock, holder="w").run_once(purge)
+    with migrated_database.unit_of_work() as session:
+        left = [row.id.rstrip("0") for row in session.scalars(select(AuthSession))]
+    assert left == ["live"]

@@ -14,6 +14,7 @@ from core import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
 from storage import Database, JobLease
 from web.app import MAX_REQUEST_BYTES
 from web.context import db_session
+from web.policy import POLICY, PUBLIC
 
 BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 LEAKY_DETAIL = "password=hunter2 host=db.internal SELECT * FROM user"
@@ -47,8 +48,11 @@ def _fail(kind: str) -> str:
 
 
 @pytest.fixture
-def app(app: Flask) -> Flask:
-    """The usual app plus routes that fail on purpose, registered before the first request."""
+def app(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Flask:
+    """The usual app plus routes that fail on purpose, registered before the first request
+    and listed as public in the policy table for this test only."""
+    for endpoint in ("test_fail", "test_api_fail", "test_write_then_fail", "test_write"):
+        monkeypatch.setitem(POLICY, (endpoint, "GET"), PUBLIC)
 
     def fail(kind: str) -> str:
         return _fail(kind)

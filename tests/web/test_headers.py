@@ -14,6 +14,7 @@ from werkzeug.test import TestResponse
 from core import FixedClock, Settings
 from storage import Database
 from web import create_app
+from web.policy import POLICY, PUBLIC
 
 BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 ONE_YEAR = 365 * 24 * 3600
@@ -48,8 +49,10 @@ def _boom() -> str:
 
 
 @pytest.fixture
-def app(app: Flask) -> Flask:
+def app(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Flask:
     """The usual app plus a route that fails, to see the headers of a 500."""
+    for endpoint in ("test_boom",):
+        monkeypatch.setitem(POLICY, (endpoint, "GET"), PUBLIC)
     app.add_url_rule("/test/boom", "test_boom", _boom)
     return app
 

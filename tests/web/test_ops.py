@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 
 from core import Settings
 from storage import Database
+from tests.conftest import CHEAP_ARGON2, TEST_ENCRYPTION_KEY
 from web import create_app
 
 SECRET_KEY = "ops-test-secret-key-" + "o" * 32
@@ -38,7 +39,12 @@ PROXY_VARIABLES = (
 
 def settings_for(tmp_path: Path, database_url: str, **overrides: object) -> Settings:
     return Settings(
-        data_dir=tmp_path / "data", database_url=database_url, secret_key=SECRET_KEY, **overrides
+        data_dir=tmp_path / "data",
+        database_url=database_url,
+        secret_key=SECRET_KEY,
+        encryption_keys=(TEST_ENCRYPTION_KEY,),
+        **CHEAP_ARGON2,
+        **overrides,
     )
 
 

@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from core import Conflict
+from web.policy import POLICY, PUBLIC
 
 BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
 URL_ATTRIBUTES = {"src", "href", "action", "formaction", "srcset", "poster", "data", "xlink:href"}
@@ -87,8 +88,10 @@ def _conflict() -> str:
 
 
 @pytest.fixture
-def app(app: Flask) -> Flask:
+def app(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Flask:
     """The usual app plus routes whose error pages we want to inspect too."""
+    for endpoint in ["test_boom", "test_conflict"]:
+        monkeypatch.setitem(POLICY, (endpoint, "GET"), PUBLIC)
     app.add_url_rule("/test/boom", "test_boom", _boom)
     app.add_url_rule("/test/conflict", "test_conflict", _conflict)
     return app

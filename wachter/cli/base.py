@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from core import ConfigError, Settings
+from core import ConfigError, DomainError, Settings
 from core.datadir import prepare
 from storage import Database, DatabaseUnavailable
 from wachter.logs import configure_logging
@@ -31,6 +31,8 @@ class _Group(click.Group):
             raise StartupFailed(str(error)) from None
         except DatabaseUnavailable as error:
             raise StartupFailed(f"WACHTER_DATABASE_URL: {error}") from None
+        except DomainError as error:
+            raise click.ClickException(error.message) from None
 
 
 @click.group(cls=_Group)

@@ -6,8 +6,9 @@ from importlib.metadata import version as package_version
 
 import click
 
+from access_control import enrolment, users
 from core import SystemClock
-from storage import migrate
+from storage import Database, migrate
 from wachter.cli.base import StartupFailed, cli, prepare_command
 from wachter.jobs import JOBS, BackgroundJobs
 from wachter.server import running, serve_http, wait_for_signal
@@ -26,12 +27,15 @@ def serve(host: str | None, port: int | None) -> None:
     settings, database = prepare_command()
     migrate.upgrade(database)
     app = create_app(settings, database=database)
+    setup_token = _first_run_setup_token(database)
 
     def announce(base_url: str) -> None:
+        public = settings.public_url or base_url
         click.echo(f"Wachter is running at {base_url}/")
-        click.echo(
-            f"Sign in at {base_url}/login · readiness at {base_url}/readyz · stop with Ctrl+C"
-        )
+        if setup_token:
+            click.echo("First run: no accounts yet. Create the administrator account here")
+            click.echo(f"(valid for one hour, works once): {public}/setup/{setup_token}")
+        click.echo(f"Sign in at {public}/login · readiness at {base_url}/readyz · stop with Ctrl+C")
 
     with running(BackgroundJobs(database, JOBS, clock=SystemClock())):
         serve_http(
@@ -44,6 +48,14 @@ def serve(host: str | None, port: int | None) -> None:
     database.dispose()
 
 
+def _first_run_setup_token(database: Database) -> str | None:
+    """No accounts yet: a one-time link for the first administrator (printed, never logged)."""
+    with database.unit_of_work() as session:
+        if users.has_users(session):
+            return None
+        return enrolment.create_first_admin_link(session, now=SystemClock().now())
+
+
 @cli.command()
 def worker() -> None:
     """Run the collectors and background jobs only (add as many as you need)."""
@@ -51,8 +63,7 @@ def worker() -> None:
     if not migrate.is_up_to_date(database):
         raise StartupFailed("the database schema is not up to date; run `wachter db upgrade` first")
     with running(BackgroundJobs(database, JOBS, clock=SystemClock())):
-        click.echo("Wachter worker running; stop with Ctrl+C")
-        wait_for_signal()
+        wait_for_signal(lambda: click.echo("Wachter worker running; stop with Ctrl+C"))
     database.dispose()
 
 

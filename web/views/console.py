@@ -1,10 +1,12 @@
-"""Console pages that need no account yet: the sign-in page and the language switch."""
+"""The console's start: where each visitor belongs, the dashboard, the language switch."""
 
 from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
+from access_control import Permission, permissions_of
+from web.auth import current_user
 from web.i18n import LANGUAGE_COOKIE, LANGUAGES
 from web.security import safe_redirect_target
 
@@ -14,12 +16,18 @@ LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 @blueprint.get("/")
 def index() -> Response:
-    return redirect(url_for("console.login"))  # type: ignore[return-value]
+    """Each visitor to where they belong: sign-in, the next login step, or their start page."""
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login"))  # type: ignore[return-value]
+    if Permission.CONSOLE in permissions_of(user.role):
+        return redirect(url_for("console.dashboard"))  # type: ignore[return-value]
+    return redirect(url_for("account.show"))  # type: ignore[return-value]
 
 
-@blueprint.get("/login")
-def login() -> str:
-    return render_template("login.html")
+@blueprint.get("/dashboard")
+def dashboard() -> str:
+    return render_template("console/dashboard.html", user=current_user())
 
 
 @blueprint.post("/language")

@@ -22,6 +22,7 @@ def test_defaults_give_the_embedded_service_on_loopback(tmp_path, monkeypatch):
     assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
     assert settings.secret_key is None
     assert settings.log_level == "INFO"
+    assert settings.base_url == "http://127.0.0.1:8080"
 
 
 def test_every_variable_is_read(tmp_path):
@@ -33,6 +34,7 @@ def test_every_variable_is_read(tmp_path):
             "WACHTER_HTTP_HOST": "::1",
             "WACHTER_HTTP_PORT": "9090",
             "WACHTER_HTTP_THREADS": "16",
+            "WACHTER_PUBLIC_URL": "https://wachter.example.nl/",
             "WACHTER_TRUSTED_PROXIES": "1",
             "WACHTER_SECRET_KEY": "k" * 40,
             "WACHTER_LOG_LEVEL": "debug",
@@ -51,6 +53,7 @@ def test_every_variable_is_read(tmp_path):
     assert not settings.is_embedded
     assert (settings.http_host, settings.http_port, settings.http_threads) == ("::1", 9090, 16)
     assert settings.trusted_proxies == 1
+    assert settings.base_url == "https://wachter.example.nl"
     assert settings.secret_key == "k" * 40
     assert settings.log_level == "DEBUG"
 

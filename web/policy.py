@@ -1,0 +1,85 @@
+"""Who may call which route: one table, (endpoint, method) → rule. Deny by default.
+
+A route missing from this table answers 403 for everyone, and the route-inventory test
+(tests/security/test_route_inventory.py) fails, so a new route cannot ship unprotected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from access_control import Permission
+
+
+class Access(StrEnum):
+    PUBLIC = "public"  # no session needed (probes, sign-in, links carrying their own token)
+    TOKEN = "token"  # noqa: S105 - machines: the view checks an API token and its scope
+    MFA_PENDING = "mfa_pending"  # password accepted, code not yet
+    ENROL_PENDING = "enrol_pending"  # password accepted, TOTP not yet enrolled
+    ANY_SESSION = "any_session"  # any stage (sign out)
+    SIGNED_IN = "signed_in"  # password and MFA done
+
+
+@dataclass(frozen=True)
+class Rule:
+    access: Access
+    permission: Permission = Permission.NONE
+    step_up: bool = False  # needs a password+TOTP confirmation younger than 10 minutes
+
+
+PUBLIC = Rule(Access.PUBLIC)
+SIGNED_IN = Rule(Access.SIGNED_IN)
+
+
+def _console(permission: Permission, *, step_up: bool = False) -> Rule:
+    return Rule(Access.SIGNED_IN, permission, step_up)
+
+
+POLICY: dict[tuple[str, str], Rule] = {
+    ("static", "GET"): PUBLIC,
+    ("ops.healthz", "GET"): PUBLIC,
+    ("ops.readyz", "GET"): PUBLIC,
+    ("console.index", "GET"): PUBLIC,  # sends each visitor where they belong
+    ("console.set_language", "POST"): PUBLIC,
+    ("console.dashboard", "GET"): _console(Permission.CONSOLE),
+    ("auth.login", "GET"): PUBLIC,
+    ("auth.login", "POST"): PUBLIC,
+    ("auth.mfa", "GET"): Rule(Access.MFA_PENDING),
+    ("auth.mfa", "POST"): Rule(Access.MFA_PENDING),
+    ("auth.enrol_totp", "GET"): Rule(Access.ENROL_PENDING),
+    ("auth.enrol_totp", "POST"): Rule(Access.ENROL_PENDING),
+    ("auth.logout", "POST"): Rule(Access.ANY_SESSION),
+    ("auth.setup", "GET"): PUBLIC,
+    ("auth.setup", "POST"): PUBLIC,
+    ("auth.enrolment_link", "GET"): PUBLIC,
+    ("auth.enrolment_link", "POST"): PUBLIC,
+    ("account.show", "GET"): SIGNED_IN,
+    ("account.change_password", "POST"): SIGNED_IN,
+    ("account.logout_everywhere", "POST"): SIGNED_IN,
+    ("account.step_up", "GET"): SIGNED_IN,
+    ("account.step_up", "POST"): SIGNED_IN,
+    ("account.regenerate_recovery_codes", "POST"): Rule(Access.SIGNED_IN, step_up=True),
+    ("account.reset_own_mfa", "POST"): Rule(Access.SIGNED_IN, step_up=True),
+    ("api.token_introspection", "GET"): Rule(Access.TOKEN),
+    ("admin.users", "GET"): _console(Permission.USERS_ADMIN),
+    ("admin.create_user", "POST"): _console(Permission.USERS_ADMIN),
+    ("admin.new_enrolment_link", "POST"): _console(Permission.USERS_ADMIN),
+    ("admin.disable_user", "POST"): _console(Permission.USERS_ADMIN),
+    ("admin.enable_user", "POST"): _console(Permission.USERS_ADMIN),
+    ("admin.unlock_user", "POST"): _console(Permission.USERS_ADMIN),
+    ("admin.reset_mfa", "POST"): _console(Permission.USERS_ADMIN, step_up=True),
+    ("admin.change_role", "POST"): _console(Permission.USERS_ADMIN, step_up=True),
+    ("admin.tokens", "GET"): _console(Permission.TOKENS_ADMIN),
+    ("admin.create_token", "POST"): _console(Permission.TOKENS_ADMIN, step_up=True),
+    ("admin.revoke_token", "POST"): _console(Permission.TOKENS_ADMIN),
+    ("audit.entries", "GET"): _console(Permission.AUDIT_READ),
+}
+
+
+def rule_for(endpoint: str, method: str) -> Rule | None:
+    if method == "HEAD":
+        method = "GET"
+    if method == "OPTIONS":
+        return PUBLIC  # Flask's automatic answer lists methods, nothing else
+    return POLICY.get((endpoint, method))
