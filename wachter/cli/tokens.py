@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import Any
 
 import click
 
@@ -23,24 +22,16 @@ from access_control.tokens import (
     revoke_token,
     token_state,
 )
-from core import DomainError, SystemClock
+from core import SystemClock
 from wachter.cli.base import cli, prepare_command
 
 _LIFETIME = re.compile(r"([0-9]{1,5})([dh])", re.ASCII)
 _LIST_COLUMNS = ("ID", "NAME", "PREFIX", "SCOPES", "CREATED", "EXPIRES", "LAST USED", "STATE")
 
 
-class _TokenGroup(click.Group):
-    """Domain errors (an unknown scope, a lifetime too long) end with one line, exit 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except DomainError as error:
-            raise click.ClickException(error.message) from None
-
-
-@cli.group(cls=_TokenGroup)
+# Domain errors (an unknown scope, a lifetime too long) end with one line and exit 1:
+# the top-level group in wachter.cli.base turns them into click errors for every command.
+@cli.group()
 def token() -> None:
     """API tokens for machines (SIEM forwarders, SOC tooling)."""
 
