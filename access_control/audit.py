@@ -51,7 +51,7 @@ def record(
         raise ValueError(f"audit outcome must be one of {OUTCOMES}")
     if now.utcoffset() is None:
         raise ValueError("audit time must be aware (UTC); a naive time would be read as local")
-    clean_details = _check_details(details or {})
+    clean_details = check_details(details or {})
     head = session.execute(
         select(AuditChainHead)
         .where(AuditChainHead.id == 1)
@@ -223,12 +223,15 @@ def _check_link(entry: AuditEntry, expected_id: int, previous_hash: str) -> str 
     return None
 
 
-def _check_details(details: Mapping[str, DetailValue]) -> dict[str, DetailValue]:
+def check_details(
+    details: Mapping[str, DetailValue], *, what: str = "audit"
+) -> dict[str, DetailValue]:
+    """Plain scalars under keys that do not look like credentials (audit entries, notices)."""
     for key, value in details.items():
         if _SECRET_KEY.search(key):
-            raise ValueError(f"audit detail {key!r} looks like a credential; never audit secrets")
+            raise ValueError(f"{what} detail {key!r} looks like a credential; never store secrets")
         if not isinstance(value, str | int | bool | type(None)):
-            raise ValueError(f"audit detail {key!r} must be text, a number, a flag or empty")
+            raise ValueError(f"{what} detail {key!r} must be text, a number, a flag or empty")
     return dict(details)
 
 

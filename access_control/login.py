@@ -15,7 +15,7 @@ from enum import StrEnum
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from access_control import audit, recovery, sessions, throttle, totp
+from access_control import audit, notices, recovery, sessions, throttle, totp
 from access_control.actor import Actor
 from access_control.models import AuthSession, User
 from access_control.passwords import PasswordHasher, canonical_username, normalise_password
@@ -173,8 +173,17 @@ def mfa_step(
 
 
 def _check_code(
-    session: Session, *, user: User, code: object, box: SecretBox, actor: Actor, now: datetime
+    session: Session,
+    *,
+    user: User,
+    code: object,
+    box: SecretBox,
+    actor: Actor,
+    now: datetime,
+    at_sign_in: bool = True,
 ) -> tuple[str, bool]:
+    """(method, accepted). A replayed code at sign-in also leaves the user a notice; in a
+    step-up the user has just signed in with that very code, so it would alarm for nothing."""
     if isinstance(code, str) and len(code.strip()) > totp.DIGITS:
         if len(code) > 64:
             return "recovery", False
@@ -193,6 +202,10 @@ def _check_code(
             outcome="denied",
             now=now,
         )
+        if at_sign_in:
+            notices.notify(
+                session, user_id=user.id, kind=notices.NoticeKind.TOTP_REPLAY_REJECTED, now=now
+            )
         return "totp", False
     return "totp", totp.verify_code(session, user=user, box=box, code=code, now=now)
 
@@ -317,7 +330,10 @@ def step_up(
         and hasher.verify(user.password_hash, password)
     )
     code_ok = (
-        password_ok and _check_code(session, user=user, code=code, box=box, actor=actor, now=now)[1]
+        password_ok
+        and _check_code(
+            session, user=user, code=code, box=box, actor=actor, now=now, at_sign_in=False
+        )[1]
     )
     if password_ok and code_ok:
         sessions.mark_step_up(session, auth=auth, now=now)

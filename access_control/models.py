@@ -1,4 +1,4 @@
-"""Tables of access control: accounts, MFA, sessions, tokens, throttling and the audit trail.
+"""Tables of access control: accounts, MFA, sessions, tokens, throttling, notices, audit trail.
 
 Secrets are never stored as given: passwords as argon2id hashes, TOTP secrets encrypted,
 session ids, enrolment links, recovery codes and API tokens as SHA-256 digests of
@@ -124,6 +124,21 @@ class ThrottleCounter(Base):
     window_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     backoffs: Mapped[int] = mapped_column(Integer, default=0)  # doubles the next backoff
+
+
+class UserNotice(Base):
+    """Something the user should know happened to their account; no secrets in ``details``."""
+
+    __tablename__ = "user_notice"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(40))  # a notices.NoticeKind value
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    details: Mapped[str] = mapped_column(Text, default="{}")  # JSON of plain scalars
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuditEntry(Base):

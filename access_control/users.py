@@ -12,10 +12,11 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from access_control import audit, recovery, sessions, tokens, totp
+from access_control import audit, notices, recovery, sessions, tokens, totp
 from access_control.actor import Actor
 from access_control.errors import UserExists, UserNotFound
 from access_control.models import AuthSession, User
+from access_control.notices import NoticeKind
 from access_control.passwords import PasswordHasher, canonical_username, check_password_policy
 from access_control.roles import Role
 from access_control.secret_box import SecretBox
@@ -129,6 +130,7 @@ def set_password(
         _revoke_access(
             session, user=user, actor=actor, now=now, keep=keep_session, reason="password changed"
         )
+        _notify(session, user=user, kind=NoticeKind.PASSWORD_CHANGED, actor=actor, now=now)
 
 
 def disable_user(session: Session, *, user: User, actor: Actor, now: datetime) -> None:
@@ -180,6 +182,14 @@ def change_role(
         details={"from": previous, "to": new_role.value},
     )
     _revoke_access(session, user=user, actor=actor, now=now, reason="role changed")
+    _notify(
+        session,
+        user=user,
+        kind=NoticeKind.ROLE_CHANGED,
+        actor=actor,
+        now=now,
+        role=new_role.value,
+    )
 
 
 def unlock_user(session: Session, *, user: User, actor: Actor, now: datetime) -> None:
@@ -196,6 +206,7 @@ def unlock_user(session: Session, *, user: User, actor: Actor, now: datetime) ->
         outcome="success",
         now=now,
     )
+    _notify(session, user=user, kind=NoticeKind.ACCOUNT_UNLOCKED, actor=actor, now=now)
 
 
 def reset_mfa(
@@ -213,6 +224,7 @@ def reset_mfa(
         session, actor=actor, action="mfa.reset", target=_target(user), outcome="success", now=now
     )
     _revoke_access(session, user=user, actor=actor, now=now, keep=keep_session, reason="MFA reset")
+    _notify(session, user=user, kind=NoticeKind.MFA_RESET, actor=actor, now=now)
 
 
 def regenerate_recovery_codes(
@@ -230,6 +242,7 @@ def regenerate_recovery_codes(
         now=now,
         details={"logins_ended": ended},
     )
+    _notify(session, user=user, kind=NoticeKind.RECOVERY_CODES_REGENERATED, actor=actor, now=now)
     return codes
 
 
@@ -253,6 +266,15 @@ def _revoke_access(
         now=now,
         # Keys must not look like credentials ("session", "token"): audit.record refuses those.
         details={"reason": reason, "logins_ended": ended, "api_access_revoked": revoked},
+    )
+
+
+def _notify(
+    session: Session, *, user: User, kind: NoticeKind, actor: Actor, now: datetime, **details: str
+) -> None:
+    """Tell the account's owner what happened and who did it (SECURITY_CASES 11)."""
+    notices.notify(
+        session, user_id=user.id, kind=kind, now=now, details={"by": actor.name, **details}
     )
 
 

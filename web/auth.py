@@ -15,7 +15,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import Forbidden, Unauthorized
 
-from access_control import Actor, Permission, Role, permissions_of, sessions
+from access_control import Actor, Permission, Role, notices, permissions_of, sessions
 from access_control import audit as audit_trail
 from access_control.errors import StepUpRequired
 from access_control.models import AuthSession, User
@@ -61,7 +61,25 @@ def _template_helpers() -> dict[str, Any]:
         except ValueError:
             return role
 
-    return {"user_permissions": user_permissions, "role_label": role_label}
+    return {
+        "user_permissions": user_permissions,
+        "role_label": role_label,
+        "unread_notice_count": unread_notice_count,
+    }
+
+
+def unread_notice_count() -> int:
+    """Unread security notices of the signed-in user: one COUNT per request, 0 if none.
+
+    Not on a failed request: after its rollback a query would open a new transaction.
+    """
+    if "unread_notices" not in g:
+        user, auth = current_user(), current_session()
+        if g.get("request_failed") or user is None or auth is None or auth.stage != Stage.ACTIVE:
+            return 0
+        g.unread_notices = notices.count_unread(db_session(), user_id=user.id)
+    count: int = g.unread_notices
+    return count
 
 
 def current_user() -> User | None:

@@ -57,6 +57,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("account.show", "GET"): SIGNED_IN,
     ("account.change_password", "POST"): SIGNED_IN,
     ("account.logout_everywhere", "POST"): SIGNED_IN,
+    ("account.mark_notices_read", "POST"): SIGNED_IN,
     ("account.step_up", "GET"): SIGNED_IN,
     ("account.step_up", "POST"): SIGNED_IN,
     ("account.regenerate_recovery_codes", "POST"): Rule(Access.SIGNED_IN, step_up=True),

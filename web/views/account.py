@@ -1,4 +1,4 @@
-"""The signed-in user's own account: password, sessions, recovery codes, step-up."""
+"""The signed-in user's own account: password, sessions, recovery codes, step-up, notices."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from access_control import audit, recovery, sessions, users
+from access_control import audit, notices, recovery, sessions, users
 from access_control import login as login_flow
 from access_control.errors import WeakPassword
 from access_control.login import Outcome
@@ -36,6 +36,10 @@ def show() -> str:
         current=auth,
         sessions=sessions.list_sessions(database_session, user_id=user.id),
         recovery_left=recovery.remaining_recovery_codes(database_session, user=user),
+        notices=[
+            (notice, notices.details_of(notice))
+            for notice in notices.unread_notices(database_session, user_id=user.id)
+        ],
     )
 
 
@@ -93,6 +97,14 @@ def logout_everywhere() -> Response:
     )
     sign_out()
     return redirect(url_for("auth.login"), 303)  # type: ignore[return-value]
+
+
+@blueprint.post("/notices/read")
+def mark_notices_read() -> Response:
+    user, _auth = _me()
+    notices.mark_read(db_session(), user_id=user.id, now=web_context().clock.now())
+    flash(_("Security notices marked as read."), "info")
+    return redirect(url_for("account.show", _anchor="notices"), 303)  # type: ignore[return-value]
 
 
 @blueprint.route("/confirm", methods=["GET", "POST"])
