@@ -96,11 +96,11 @@ def password_step(
         user.password_hash = hasher.hash(password)
     stage = Stage.MFA if user.totp_secret is not None else Stage.ENROL
     token = sessions.start_session(session, user=user, stage=stage, actor=actor, now=now)
-    audit.record(
+    _audit_user(
         session,
         actor=actor,
+        user=user,
         action="auth.password.success",
-        target=f"user:{user.username}",
         outcome="success",
         now=now,
         details={"next": stage.value},
@@ -159,11 +159,11 @@ def mfa_step(
     if accepted:
         user.mfa_failures = 0
         token = sessions.advance(session, auth=auth, stage=Stage.ACTIVE, now=now)
-        audit.record(
+        _audit_user(
             session,
             actor=actor,
+            user=user,
             action="auth.login.success",
-            target=f"user:{user.username}",
             outcome="success",
             now=now,
             details={"method": method},
@@ -194,11 +194,11 @@ def _check_code(
     assert user.totp_secret is not None
     step = totp.matching_step(box.decrypt(user.totp_secret), code, now=now)
     if step is not None and step <= user.totp_last_step:
-        audit.record(
+        _audit_user(
             session,
             actor=actor,
+            user=user,
             action="mfa.totp.replay_rejected",
-            target=f"user:{user.username}",
             outcome="denied",
             now=now,
         )
@@ -214,11 +214,11 @@ def _count_mfa_failure(
     session: Session, *, auth: AuthSession, user: User, actor: Actor, now: datetime, method: str
 ) -> Result:
     auth.mfa_attempts += 1
-    audit.record(
+    _audit_user(
         session,
         actor=actor,
+        user=user,
         action="auth.mfa.failure",
-        target=f"user:{user.username}",
         outcome="failure",
         now=now,
         details={"method": method, "attempt": auth.mfa_attempts},
@@ -227,13 +227,8 @@ def _count_mfa_failure(
         return Result(Outcome.LOCKED)
     if auth.mfa_attempts >= MFA_ATTEMPTS_PER_LOGIN:
         sessions.end_session(session, auth=auth)
-        audit.record(
-            session,
-            actor=actor,
-            action="auth.mfa.restart",
-            target=f"user:{user.username}",
-            outcome="failure",
-            now=now,
+        _audit_user(
+            session, actor=actor, user=user, action="auth.mfa.restart", outcome="failure", now=now
         )
         return Result(Outcome.RESTART)
     return Result(Outcome.FAILED)
@@ -250,11 +245,11 @@ def _add_mfa_failure(session: Session, *, user: User, actor: Actor, now: datetim
         return False
     user.locked_at = now
     sessions.end_sessions_of(session, user_id=user.id)
-    audit.record(
+    _audit_user(
         session,
         actor=actor,
+        user=user,
         action="user.locked",
-        target=f"user:{user.username}",
         outcome="success",
         now=now,
         details={"mfa_failures": user.mfa_failures},
@@ -287,11 +282,11 @@ def confirm_enrolment(
     if not totp.is_well_formed_code(code) or not totp.confirm_enrolment(
         session, user=user, box=box, code=str(code), now=now
     ):
-        audit.record(
+        _audit_user(
             session,
             actor=actor,
+            user=user,
             action="mfa.enrolment.failure",
-            target=f"user:{user.username}",
             outcome="failure",
             now=now,
         )
@@ -300,14 +295,7 @@ def confirm_enrolment(
         )
     codes = recovery.generate_recovery_codes(session, user=user, now=now)
     token = sessions.advance(session, auth=auth, stage=Stage.ACTIVE, now=now)
-    audit.record(
-        session,
-        actor=actor,
-        action="mfa.enrolled",
-        target=f"user:{user.username}",
-        outcome="success",
-        now=now,
-    )
+    _audit_user(session, actor=actor, user=user, action="mfa.enrolled", outcome="success", now=now)
     return Result(Outcome.SIGNED_IN, token=token, recovery_codes=codes)
 
 
@@ -338,11 +326,11 @@ def step_up(
     if password_ok and code_ok:
         sessions.mark_step_up(session, auth=auth, now=now)
         user.mfa_failures = 0
-        audit.record(
+        _audit_user(
             session,
             actor=actor,
+            user=user,
             action="auth.step_up.success",
-            target=f"user:{user.username}",
             outcome="success",
             now=now,
         )
@@ -375,16 +363,30 @@ def recheck_password(
 def _refuse_recheck(
     session: Session, *, user: User, actor: Actor, now: datetime, action: str
 ) -> Result:
+    _audit_user(session, actor=actor, user=user, action=action, outcome="failure", now=now)
+    locked = _add_mfa_failure(session, user=user, actor=actor, now=now)
+    return Result(Outcome.LOCKED if locked else Outcome.FAILED)
+
+
+def _audit_user(
+    session: Session,
+    *,
+    actor: Actor,
+    user: User,
+    action: str,
+    outcome: str,
+    now: datetime,
+    details: dict[str, audit.DetailValue] | None = None,
+) -> None:
     audit.record(
         session,
         actor=actor,
         action=action,
         target=f"user:{user.username}",
-        outcome="failure",
+        outcome=outcome,
         now=now,
+        details=details,
     )
-    locked = _add_mfa_failure(session, user=user, actor=actor, now=now)
-    return Result(Outcome.LOCKED if locked else Outcome.FAILED)
 
 
 def _address_throttled(session: Session, *, key: str, actor: Actor, now: datetime) -> Result | None:
