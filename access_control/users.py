@@ -63,12 +63,11 @@ def create_user(
     )
     session.add(user)
     session.flush()
-    audit.record(
+    _audit(
         session,
         actor=actor,
+        user=user,
         action="user.created",
-        target=_target(user),
-        outcome="success",
         now=now,
         details={"role": role.value},
     )
@@ -138,14 +137,7 @@ def disable_user(session: Session, *, user: User, actor: Actor, now: datetime) -
     _refuse_own_account(user, actor, "disable")
     user.is_active = False
     user.updated_at = now
-    audit.record(
-        session,
-        actor=actor,
-        action="user.disabled",
-        target=_target(user),
-        outcome="success",
-        now=now,
-    )
+    _audit(session, actor=actor, user=user, action="user.disabled", now=now)
     _revoke_access(session, user=user, actor=actor, now=now, reason="account disabled")
 
 
@@ -153,14 +145,7 @@ def enable_user(session: Session, *, user: User, actor: Actor, now: datetime) ->
     user.is_active = True
     user.updated_at = now
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="user.enabled",
-        target=_target(user),
-        outcome="success",
-        now=now,
-    )
+    _audit(session, actor=actor, user=user, action="user.enabled", now=now)
 
 
 def change_role(
@@ -172,12 +157,11 @@ def change_role(
         return
     _refuse_own_account(user, actor, "change the role of")
     previous, user.role, user.updated_at = user.role, new_role.value, now
-    audit.record(
+    _audit(
         session,
         actor=actor,
+        user=user,
         action="user.role_changed",
-        target=_target(user),
-        outcome="success",
         now=now,
         details={"from": previous, "to": new_role.value},
     )
@@ -198,14 +182,7 @@ def unlock_user(session: Session, *, user: User, actor: Actor, now: datetime) ->
     user.mfa_failures = 0
     user.updated_at = now
     session.flush()
-    audit.record(
-        session,
-        actor=actor,
-        action="user.unlocked",
-        target=_target(user),
-        outcome="success",
-        now=now,
-    )
+    _audit(session, actor=actor, user=user, action="user.unlocked", now=now)
     _notify(session, user=user, kind=NoticeKind.ACCOUNT_UNLOCKED, actor=actor, now=now)
 
 
@@ -233,12 +210,11 @@ def regenerate_recovery_codes(
     """A new set of recovery codes (the old set stops working); other sessions end."""
     codes = recovery.generate_recovery_codes(session, user=user, now=now)
     ended = sessions.end_sessions_of(session, user_id=user.id, keep=keep_session)
-    audit.record(
+    _audit(
         session,
         actor=actor,
+        user=user,
         action="mfa.recovery_codes_regenerated",
-        target=_target(user),
-        outcome="success",
         now=now,
         details={"logins_ended": ended},
     )
@@ -291,6 +267,26 @@ def _role(role: Role | str) -> Role:
         raise InvalidInput(
             f"Unknown role {role!r}; choose one of {choices}.", field="role"
         ) from None
+
+
+def _audit(
+    session: Session,
+    *,
+    actor: Actor,
+    user: User,
+    action: str,
+    now: datetime,
+    details: dict[str, audit.DetailValue] | None = None,
+) -> None:
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        target=_target(user),
+        outcome="success",
+        now=now,
+        details=details,
+    )
 
 
 def _target(user: User) -> str:
