@@ -13,10 +13,10 @@ from access_control.login import Outcome
 from access_control.models import AuthSession, User
 from web.auth import current_actor, current_session, current_user, sign_out
 from web.context import db_session, web_context
+from web.forms import form_field
 from web.security import safe_redirect_target
 
 blueprint = Blueprint("account", __name__, url_prefix="/account")
-MAX_FIELD = 2048
 
 
 def _me() -> tuple[User, AuthSession]:
@@ -50,7 +50,7 @@ def change_password() -> Response:
     checked = login_flow.recheck_password(
         db_session(),
         user=user,
-        password=request.form.get("current", "")[:MAX_FIELD],
+        password=form_field("current"),
         hasher=context.hasher,
         actor=current_actor(),
         now=context.clock.now(),
@@ -62,7 +62,7 @@ def change_password() -> Response:
     users.set_password(
         db_session(),
         user=user,
-        password=request.form.get("password", "")[:MAX_FIELD],
+        password=form_field("password"),
         hasher=context.hasher,
         actor=current_actor(),
         now=context.clock.now(),
@@ -119,8 +119,8 @@ def step_up() -> ResponseReturnValue:
         db_session(),
         auth=auth,
         user=user,
-        password=request.form.get("password", "")[:MAX_FIELD],
-        code=request.form.get("code", "")[:MAX_FIELD],
+        password=form_field("password"),
+        code=form_field("code"),
         hasher=context.hasher,
         box=context.box,
         actor=current_actor(),

@@ -23,9 +23,9 @@ from access_control.models import User
 from core import InvalidInput
 from web.auth import current_actor, current_user
 from web.context import db_session, web_context
+from web.forms import form_field
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
-MAX_FIELD = 2048
 MAX_TOKEN_DAYS = token_service.MAX_LIFETIME.days
 _DAYS = re.compile(r"[0-9]{1,3}", re.ASCII)
 Change = Callable[..., None]  # a users service: (session, *, user, actor, now) -> None
@@ -48,9 +48,9 @@ def create_user() -> tuple[str, int]:
     database_session, actor, now = db_session(), current_actor(), _now()
     user = user_service.create_user(
         database_session,
-        username=_field("username"),
-        display_name=_field("display_name"),
-        role=_field("role"),
+        username=form_field("username"),
+        display_name=form_field("display_name"),
+        role=form_field("role"),
         actor=actor,
         now=now,
     )
@@ -106,7 +106,7 @@ def reset_mfa(username: str) -> Response:
 def change_role(username: str) -> Response:
     user = user_service.get_user(db_session(), username)
     user_service.change_role(
-        db_session(), user=user, role=_field("role"), actor=current_actor(), now=_now()
+        db_session(), user=user, role=form_field("role"), actor=current_actor(), now=_now()
     )
     return _done(
         "admin.users",
@@ -134,7 +134,7 @@ def create_token() -> tuple[str, int]:
     actor = current_actor()
     token, token_text = token_service.create_token(
         db_session(),
-        name=_field("name"),
+        name=form_field("name"),
         scopes=token_service.parse_scopes(",".join(request.form.getlist("scope"))),
         owner_id=actor.user_id,
         expires_in=timedelta(days=_lifetime_days()),
@@ -177,10 +177,6 @@ def _lifetime_days() -> int:
         message = _("Choose a lifetime of 1 to %(days)d days.", days=MAX_TOKEN_DAYS)
         raise InvalidInput(message, field="days")
     return int(text)
-
-
-def _field(name: str) -> str:
-    return request.form.get(name, "")[:MAX_FIELD]
 
 
 def _now() -> datetime:

@@ -16,14 +16,10 @@ from access_control.roles import Role
 from access_control.sessions import Stage
 from web.auth import NEXT_PAGE, current_actor, current_session, current_user, sign_in, sign_out
 from web.context import db_session, web_context
+from web.forms import form_field
 from web.security import safe_redirect_target
 
 blueprint = Blueprint("auth", __name__)
-MAX_FIELD = 2048  # longer input is refused as a failed attempt, never hashed
-
-
-def _field(name: str) -> str:
-    return request.form.get(name, "")[:MAX_FIELD]
 
 
 @blueprint.route("/login", methods=["GET", "POST"])
@@ -33,8 +29,8 @@ def login() -> ResponseReturnValue:
     context = web_context()
     result = login_flow.password_step(
         db_session(),
-        username=_field("username"),
-        password=_field("password"),
+        username=form_field("username"),
+        password=form_field("password"),
         hasher=context.hasher,
         actor=current_actor(),
         now=context.clock.now(),
@@ -73,7 +69,7 @@ def mfa() -> ResponseReturnValue:
         db_session(),
         auth=auth,
         user=user,
-        code=request.form.get("code", "")[:MAX_FIELD],
+        code=form_field("code"),
         box=context.box,
         actor=current_actor(),
         now=context.clock.now(),
@@ -123,7 +119,7 @@ def enrol_totp() -> ResponseReturnValue:
         db_session(),
         auth=auth,
         user=user,
-        code=request.form.get("code", "")[:MAX_FIELD],
+        code=form_field("code"),
         box=context.box,
         actor=current_actor(),
         now=context.clock.now(),
@@ -169,8 +165,8 @@ def setup(token: str) -> ResponseReturnValue:
     _check_repeated_password()
     user = users.create_user(
         database_session,
-        username=_field("username"),
-        display_name=_field("display_name"),
+        username=form_field("username"),
+        display_name=form_field("display_name"),
         role=Role.ADMIN,
         actor=current_actor(),
         now=now,
@@ -199,7 +195,7 @@ def _password_chosen(user: User, link: EnrolmentLink) -> Response:
     users.set_password(
         database_session,
         user=user,
-        password=_field("password"),
+        password=form_field("password"),
         hasher=context.hasher,
         actor=current_actor(),
         now=now,
@@ -216,7 +212,7 @@ def _password_chosen(user: User, link: EnrolmentLink) -> Response:
 
 
 def _check_repeated_password() -> None:
-    if _field("password") != _field("password_again"):
+    if form_field("password") != form_field("password_again"):
         raise WeakPassword(_("The two passwords differ."))
 
 
