@@ -59,7 +59,7 @@ pytest:
 
 # Extract strings from the code, merge them into every catalogue, compile.
 translations: install
-	$(BIN)/pybabel -q extract -F web/babel.cfg -k _l --project=Wachter -o web/translations/messages.pot $(SOURCE_PACKAGES)
+	$(BIN)/pybabel -q extract -F web/babel.cfg -k _l -k N_ --project=Wachter -o web/translations/messages.pot $(SOURCE_PACKAGES)
 	$(BIN)/pybabel -q update -i web/translations/messages.pot -d web/translations --no-fuzzy-matching
 	rm -f web/translations/messages.pot
 	$(MAKE) --no-print-directory $(COMPILED)

@@ -18,6 +18,7 @@ from access_control import audit
 from access_control.actor import Actor
 from access_control.models import EnrolmentLink, User
 from core import NotFound
+from core.i18n import N_
 
 FIRST_ADMIN_TTL = timedelta(hours=1)
 ENROLMENT_TTL = timedelta(days=3)
@@ -31,7 +32,7 @@ class Purpose(StrEnum):
 class InvalidLink(NotFound):
     def __init__(self) -> None:
         super().__init__(
-            "This link is not valid: it was used already, has expired or never existed."
+            N_("This link is not valid: it was used already, has expired or never existed.")
         )
 
 

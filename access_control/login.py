@@ -22,6 +22,7 @@ from access_control.passwords import PasswordHasher, canonical_username, normali
 from access_control.secret_box import SecretBox
 from access_control.sessions import Stage
 from core import InvalidInput
+from core.i18n import N_
 
 MFA_ATTEMPTS_PER_LOGIN = 5
 MFA_FAILURES_BEFORE_LOCK = 10
@@ -262,7 +263,7 @@ def enrolment_secret(
 ) -> str:
     """A new pending TOTP secret for a session in the enrolment stage (one per page view)."""
     if auth.stage != Stage.ENROL:
-        raise InvalidInput("This session is not enrolling.")
+        raise InvalidInput(N_("This session is not enrolling."))
     return totp.begin_enrolment(session, user=user, box=box, now=now)
 
 

@@ -30,6 +30,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from access_control.errors import WeakPassword
 from core import InvalidInput
+from core.i18n import N_
 
 if TYPE_CHECKING:
     from core import Settings
@@ -50,26 +51,26 @@ _MIN_NAME_PART_IN_PASSWORD = 4
 def canonical_username(raw: str) -> str:
     """The one spelling of a username under which it is stored, looked up and throttled."""
     if len(raw) > _MAX_RAW_USERNAME_LENGTH:
-        raise InvalidInput(_too_long_username(), field="username")
+        raise InvalidInput(TOO_LONG_USERNAME, field="username", limit=MAX_USERNAME_LENGTH)
     username = unicodedata.normalize("NFKC", raw).strip()
     # Case folding can leave text that is no longer NFKC (Unicode's NFKC_Casefold).
     username = unicodedata.normalize("NFKC", username.casefold())
     if not username:
-        raise InvalidInput("Enter a username.", field="username")
+        raise InvalidInput(N_("Enter a username."), field="username")
     if len(username) > MAX_USERNAME_LENGTH:
-        raise InvalidInput(_too_long_username(), field="username")
+        raise InvalidInput(TOO_LONG_USERNAME, field="username", limit=MAX_USERNAME_LENGTH)
     for character in username:
         if character.isspace() or unicodedata.category(character)[0] == "Z":
-            raise InvalidInput("A username cannot contain spaces.", field="username")
+            raise InvalidInput(N_("A username cannot contain spaces."), field="username")
         if unicodedata.category(character)[0] == "C":
             raise InvalidInput(
-                "A username cannot contain control or invisible characters.", field="username"
+                N_("A username cannot contain control or invisible characters."), field="username"
             )
     return username
 
 
-def _too_long_username() -> str:
-    return f"A username has at most {MAX_USERNAME_LENGTH} characters."
+TOO_LONG_USERNAME = N_("A username has at most %(limit)d characters.")
+TOO_LONG_PASSWORD = N_("Use at most %(limit)d characters.")
 
 
 def normalise_password(raw: str) -> str:
@@ -81,33 +82,31 @@ def check_password_policy(password: str, *, username: str, display_name: str = "
     """Raise ``WeakPassword`` with the reason when ``password`` may not be used."""
     normalised = _bounded(password)
     if len(normalised) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+        raise WeakPassword(N_("Use at least %(limit)d characters."), limit=MIN_PASSWORD_LENGTH)
     folded = normalised.casefold()
     if folded in _common_passwords():
-        raise WeakPassword("This password is on a list of common passwords. Choose another.")
+        raise WeakPassword(N_("This password is on a list of common passwords. Choose another."))
     user = normalise_password(username).strip().casefold()
     if user and (folded == user or (len(user) >= _MIN_USERNAME_IN_PASSWORD and user in folded)):
-        raise WeakPassword("The password must not contain your username.")
+        raise WeakPassword(N_("The password must not contain your username."))
     for part in normalise_password(display_name).casefold().split():
         if len(part) >= _MIN_NAME_PART_IN_PASSWORD and part in folded:
-            raise WeakPassword("The password must not contain your name.")
+            raise WeakPassword(N_("The password must not contain your name."))
     for word in CONTEXT_WORDS:
         if word in folded:
-            raise WeakPassword(f"The password must not contain the word \u201c{word}\u201d.")
+            raise WeakPassword(
+                N_("The password must not contain the word \u201c%(word)s\u201d."), word=word
+            )
 
 
 def _bounded(password: str) -> str:
     """Normalise ``password``, refusing anything too long to hash before doing any work."""
     if len(password) > _MAX_RAW_PASSWORD_LENGTH:
-        raise WeakPassword(_too_long_password())
+        raise WeakPassword(TOO_LONG_PASSWORD, limit=MAX_PASSWORD_LENGTH)
     normalised = normalise_password(password)
     if len(normalised) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword(_too_long_password())
+        raise WeakPassword(TOO_LONG_PASSWORD, limit=MAX_PASSWORD_LENGTH)
     return normalised
-
-
-def _too_long_password() -> str:
-    return f"Use at most {MAX_PASSWORD_LENGTH} characters."
 
 
 @functools.cache

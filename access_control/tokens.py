@@ -30,6 +30,7 @@ from access_control.actor import Actor
 from access_control.errors import InsufficientScope, InvalidToken, TokenNotFound, UserNotFound
 from access_control.models import ApiToken, User
 from core import Conflict, InvalidInput
+from core.i18n import N_
 
 PREFIX = "wch_"
 MAX_LIFETIME = timedelta(days=90)
@@ -58,16 +59,22 @@ class TokenState(StrEnum):
     REVOKED = "revoked"
 
 
+NO_SCOPE = N_("Give at least one scope: %(choices)s.")
+
+
 def parse_scopes(text: str) -> frozenset[Scope]:
     """``"alerts:read, incidents:read"`` → the scopes; unknown or no scopes are refused."""
     names = [part.strip() for part in text.split(",") if part.strip()]
     if not names:
-        raise InvalidInput(f"Give at least one scope: {_scope_choices()}.", field="scope")
+        raise InvalidInput(NO_SCOPE, field="scope", choices=_scope_choices())
     known = {scope.value: scope for scope in Scope}
     for name in names:
         if name not in known:
             raise InvalidInput(
-                f"Unknown scope {name[:40]!r}; choose from {_scope_choices()}.", field="scope"
+                N_("Unknown scope \u201c%(scope)s\u201d; choose from %(choices)s."),
+                field="scope",
+                scope=name[:40],
+                choices=_scope_choices(),
             )
     return frozenset(known[name] for name in names)
 
@@ -99,11 +106,12 @@ def create_token(
     """A new token and its full text, which exists only in this return value: show it once."""
     name = _check_name(name)
     if not scopes or not all(isinstance(scope, Scope) for scope in scopes):
-        raise InvalidInput(f"Give at least one scope: {_scope_choices()}.", field="scope")
+        raise InvalidInput(NO_SCOPE, field="scope", choices=_scope_choices())
     if not timedelta(0) < expires_in <= MAX_LIFETIME:
         raise InvalidInput(
-            f"A token must expire after more than 0 and at most {MAX_LIFETIME.days} days.",
+            N_("A token must expire after more than 0 and at most %(days)d days."),
             field="expires",
+            days=MAX_LIFETIME.days,
         )
     if owner_id is not None:
         _check_owner(session, owner_id)
@@ -172,13 +180,15 @@ def check_scope(token: ApiToken, scope: Scope) -> None:
     """Raise ``InsufficientScope`` unless ``token`` grants ``scope``."""
     if scope not in scopes_of(token):
         log.info("API token lacks scope %s", scope, extra={"wachter.token.id": token.id})
-        raise InsufficientScope(f"This token does not have the scope {scope}.")
+        raise InsufficientScope(
+            N_("This token does not have the scope %(scope)s."), scope=scope.value
+        )
 
 
 def get_token(session: Session, token_id: int) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None:
-        raise TokenNotFound(f"There is no API token {token_id}.")
+        raise TokenNotFound(N_("There is no API token %(id)s."), id=token_id)
     return token
 
 
@@ -251,18 +261,20 @@ def _unusable(session: Session, token: ApiToken, *, now: datetime) -> str | None
 def _check_name(name: str) -> str:
     name = name.strip()
     if not 1 <= len(name) <= MAX_NAME_LENGTH:
-        raise InvalidInput(f"A token name has 1 to {MAX_NAME_LENGTH} characters.", field="name")
+        raise InvalidInput(
+            N_("A token name has 1 to %(limit)d characters."), field="name", limit=MAX_NAME_LENGTH
+        )
     if not name.isprintable():
-        raise InvalidInput("A token name cannot contain control characters.", field="name")
+        raise InvalidInput(N_("A token name cannot contain control characters."), field="name")
     return name
 
 
 def _check_owner(session: Session, owner_id: int) -> None:
     owner = session.get(User, owner_id)
     if owner is None:
-        raise UserNotFound(f"There is no user {owner_id}.")
+        raise UserNotFound(N_("There is no user %(id)s."), id=owner_id)
     if not owner.is_active:
-        raise Conflict("A disabled user cannot own a token.")
+        raise Conflict(N_("A disabled user cannot own a token."))
 
 
 def _digest(secret: str) -> str:

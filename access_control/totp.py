@@ -32,6 +32,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from access_control.models import RecoveryCode, User
 from access_control.secret_box import SecretBox
 from core import Conflict
+from core.i18n import N_
 
 DIGITS = 6
 DIGEST = hashlib.sha1
@@ -99,7 +100,7 @@ def begin_enrolment(session: Session, *, user: User, box: SecretBox, now: dateti
     comes first.
     """
     if user.totp_secret is not None:
-        raise Conflict("Two-factor authentication is already set up for this account.")
+        raise Conflict(N_("Two-factor authentication is already set up for this account."))
     secret = new_secret()
     user.totp_pending_secret = box.encrypt(secret)
     user.updated_at = now

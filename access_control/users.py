@@ -21,6 +21,7 @@ from access_control.passwords import PasswordHasher, canonical_username, check_p
 from access_control.roles import Role
 from access_control.secret_box import SecretBox
 from core import Conflict, InvalidInput
+from core.i18n import N_
 
 
 class UserState(StrEnum):
@@ -48,9 +49,11 @@ def create_user(
     role = _role(role)
     display = display_name.strip() or name
     if len(display) > 200:
-        raise InvalidInput("The display name is longer than 200 characters.", field="display_name")
+        raise InvalidInput(
+            N_("The display name is longer than 200 characters."), field="display_name"
+        )
     if find_user(session, name) is not None:
-        raise UserExists(f"An account named {name!r} already exists.")
+        raise UserExists(N_("An account named \u201c%(name)s\u201d already exists."), name=name)
     user = User(
         username=name,
         display_name=display,
@@ -85,7 +88,7 @@ def find_user(session: Session, username: str) -> User | None:
 def get_user(session: Session, username: str) -> User:
     user = find_user(session, username)
     if user is None:
-        raise UserNotFound(f"No account named {username!r}.")
+        raise UserNotFound(N_("No account named \u201c%(name)s\u201d."), name=username[:150])
     return user
 
 
@@ -134,7 +137,9 @@ def set_password(
 
 def disable_user(session: Session, *, user: User, actor: Actor, now: datetime) -> None:
     """Refused for the actor's own account: an administrator cannot lock themselves out."""
-    _refuse_own_account(user, actor, "disable")
+    _refuse_own_account(
+        user, actor, N_("You cannot disable your own account; ask another administrator.")
+    )
     user.is_active = False
     user.updated_at = now
     _audit(session, actor=actor, user=user, action="user.disabled", now=now)
@@ -155,7 +160,9 @@ def change_role(
     new_role = _role(role)
     if new_role.value == user.role:
         return
-    _refuse_own_account(user, actor, "change the role of")
+    _refuse_own_account(
+        user, actor, N_("You cannot change your own role; ask another administrator.")
+    )
     previous, user.role, user.updated_at = user.role, new_role.value, now
     _audit(
         session,
@@ -254,9 +261,9 @@ def _notify(
     )
 
 
-def _refuse_own_account(user: User, actor: Actor, what: str) -> None:
+def _refuse_own_account(user: User, actor: Actor, message: str) -> None:
     if actor.user_id is not None and actor.user_id == user.id:
-        raise Conflict(f"You cannot {what} your own account; ask another administrator.")
+        raise Conflict(message)
 
 
 def _role(role: Role | str) -> Role:
@@ -265,7 +272,10 @@ def _role(role: Role | str) -> Role:
     except ValueError:
         choices = ", ".join(r.value for r in Role)
         raise InvalidInput(
-            f"Unknown role {role!r}; choose one of {choices}.", field="role"
+            N_("Unknown role \u201c%(role)s\u201d; choose one of %(choices)s."),
+            field="role",
+            role=str(role)[:40],
+            choices=choices,
         ) from None
 
 

@@ -15,11 +15,17 @@ from __future__ import annotations
 
 
 class DomainError(Exception):
-    """Base class for errors whose message may be shown to the user."""
+    """Base class for errors whose message may be shown to the user.
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+    ``message`` is English text marked with ``core.i18n.N_``, with ``%(name)s`` placeholders
+    for ``params``; ``template`` keeps it untranslated for the web layer to translate.
+    """
+
+    def __init__(self, message: str, **params: object) -> None:
+        self.template = message
+        self.params = params
+        self.message = message % params if params else message
+        super().__init__(self.message)
 
 
 class NotFound(DomainError):
@@ -35,8 +41,8 @@ class Conflict(DomainError):
 
 
 class InvalidInput(DomainError):
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, message: str, *, field: str | None = None, **params: object) -> None:
+        super().__init__(message, **params)
         self.field = field
 
 

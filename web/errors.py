@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, jsonify, render_template, request
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -114,14 +115,20 @@ def _audit_refusal(error: Exception) -> None:
         record_after_rollback(action, target, "denied", details)
 
 
+def _translated(error: DomainError) -> str:
+    """The domain's English text (marked with core.i18n.N_) in the reader's language."""
+    return str(gettext(error.template, **error.params))
+
+
 def _describe(error: Exception) -> tuple[int, str, list[tuple[str, str]]]:
     if isinstance(error, HTTPException):
         status = error.code or 500
         headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
         return status, str(_TITLES.get(status, error.name)), headers
     if isinstance(error, DomainError):
+        message = _translated(error)
         for kind, status in _DOMAIN_STATUS:
             if isinstance(error, kind):
-                return status, error.message, []
-        return 400, error.message, []
+                return status, message, []
+        return 400, message, []
     return 500, str(_TITLES[500]), []

@@ -323,7 +323,7 @@ def test_an_administrator_cannot_disable_or_demote_themselves(
 ):
     response = post(client, "/admin/users/beheerder/disable")
     assert response.status_code == 409
-    assert "your own account" in response.get_data(as_text=True)
+    assert "U kunt uw eigen account niet uitschakelen" in response.get_data(as_text=True)
     step_up(client, admin, clock)
     assert post(client, "/admin/users/beheerder/role", {"role": "staff"}).status_code == 409
     stored = fetch_user(rollback_database, "beheerder")

@@ -22,6 +22,19 @@ WEB_DIR = Path(web.__file__).parent
 DUTCH = WEB_DIR / "translations" / "nl" / "LC_MESSAGES"
 # Flask-Babel's lazy variants, as `pybabel extract -k _l` would be told.
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "lazy_ngettext": (1, 2)}
+# Domain packages mark user-facing error text with core.i18n.N_ (`pybabel extract -k N_`).
+KEYWORDS["N_"] = None
+SOURCE_PACKAGES = (
+    "core",
+    "storage",
+    "access_control",
+    "ingest",
+    "detection_rules",
+    "incidents",
+    "staff_safety",
+    "web",
+    "wachter",
+)
 
 
 def language_cookies(response: TestResponse) -> list[str]:
@@ -155,10 +168,12 @@ def test_language_switch_keeps_a_local_target_with_its_query(client: FlaskClient
 def extracted_messages() -> list[tuple[str, str | tuple[str, ...], str | None]]:
     with (WEB_DIR / "babel.cfg").open() as config:
         method_map, options_map = parse_mapping_cfg(config, str(WEB_DIR / "babel.cfg"))
+    root = WEB_DIR.parent
     return [
-        (f"{filename}:{lineno}", message, context)
+        (f"{package}/{filename}:{lineno}", message, context)
+        for package in SOURCE_PACKAGES
         for filename, lineno, message, _comments, context in extract_from_dir(
-            WEB_DIR, method_map, options_map, keywords=KEYWORDS
+            root / package, method_map, options_map, keywords=KEYWORDS
         )
     ]
 
