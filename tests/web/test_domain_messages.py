@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import func, select
 
 from access_control import enrolment
+from access_control.models import User
 from tests.support.csrf import csrf_token_from
 from web.context import web_context
 
@@ -54,3 +56,14 @@ def test_a_used_link_is_refused_in_dutch(client, setup_url):
     response = client.get(setup_url, headers={"Accept-Language": "nl"})
     assert response.status_code == 404
     assert "Deze link is niet geldig" in response.get_data(as_text=True)
+
+
+def test_a_refused_password_is_explained_on_the_setup_form_itself(client, setup_url, db_session):
+    response = submit_setup(client, setup_url, "te kort", "nl")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'role="alert">Gebruik minstens 12 tekens.</p>' in page
+    assert 'name="password_again"' in page  # the form, ready for another try
+    assert "paarse" not in page  # no password is echoed back
+    assert db_session.scalar(select(func.count()).select_from(User)) == 0  # rolled back
+    assert submit_setup(client, setup_url, "paarse olifanten dansen", "nl").status_code == 303

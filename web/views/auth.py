@@ -16,7 +16,7 @@ from access_control.roles import Role
 from access_control.sessions import Stage
 from web.auth import NEXT_PAGE, current_actor, current_session, current_user, sign_in, sign_out
 from web.context import db_session, web_context
-from web.forms import form_field
+from web.forms import form_errors_in_place, form_field
 from web.security import safe_redirect_target
 
 blueprint = Blueprint("auth", __name__)
@@ -152,6 +152,7 @@ def logout() -> Response:
 
 
 @blueprint.route("/setup/<token>", methods=["GET", "POST"])
+@form_errors_in_place("auth/setup.html")
 def setup(token: str) -> ResponseReturnValue:
     """The first administrator chooses a name and password, then enrols TOTP."""
     database_session, now = db_session(), web_context().clock.now()
@@ -175,6 +176,7 @@ def setup(token: str) -> ResponseReturnValue:
 
 
 @blueprint.route("/enrol/<token>", methods=["GET", "POST"])
+@form_errors_in_place("auth/enrolment_link.html")
 def enrolment_link(token: str) -> ResponseReturnValue:
     """A new (or reset) account chooses its password; TOTP follows unless already enrolled."""
     database_session, now = db_session(), web_context().clock.now()
