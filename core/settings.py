@@ -93,6 +93,28 @@ def _parse_encryption_keys(raw: str) -> tuple[str, ...]:
     return tuple(parse_encryption_key(part) for part in raw.split(",") if part.strip())
 
 
+def parse_listen_address(raw: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` (``[v6]:PORT`` for IPv6) → (host, port); ``off`` → None (disabled)."""
+    text = raw.strip()
+    if text.lower() == "off":
+        return None
+    match = re.fullmatch(r"\[([0-9A-Fa-f:.]+)\]:([0-9]{1,5})|([^:\[\]]+):([0-9]{1,5})", text)
+    if not match:
+        raise ValueError(f"{raw!r} is not HOST:PORT (or off)")
+    host = _parse_host(match.group(1) or match.group(3))
+    port = int(match.group(2) or match.group(4))
+    if port > 65535:
+        raise ValueError(f"port {port} is outside 0-65535")
+    return host, port
+
+
+def _parse_file(raw: str) -> Path:
+    path = Path(raw.strip()).expanduser()
+    if not path.is_absolute():
+        raise ValueError(f"{raw!r} is not an absolute path")
+    return path
+
+
 def _parse_log_level(raw: str) -> str:
     level = raw.strip().upper()
     if level not in _LOG_LEVELS:
@@ -123,6 +145,20 @@ class Settings:
     argon2_time_cost: int = 3
     argon2_parallelism: int = 4
     log_level: str = "INFO"
+    # Syslog receivers (docs/ingest.md); None switches one off.
+    syslog_udp: tuple[str, int] | None = ("127.0.0.1", 5514)
+    syslog_tcp: tuple[str, int] | None = ("127.0.0.1", 5514)
+    syslog_tls: tuple[str, int] | None = None
+    syslog_tls_cert: Path | None = None
+    syslog_tls_key: Path | None = None
+    # With a CA bundle the TLS receiver asks for, and checks, client certificates.
+    syslog_tls_client_ca: Path | None = None
+    # Events per second one API token may send (a burst of two seconds' worth is allowed).
+    ingest_rate_limit: int = 50000
+    # Events are purged this many days after they arrived.
+    retention_days: int = 90
+    # Column mapping for badge/door CSV exports (docs/ingest.md); the CLI can name another.
+    badge_mapping: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.data_dir.is_absolute():
@@ -136,6 +172,11 @@ class Settings:
                     check(value)
             except ValueError as error:
                 raise ConfigError(variable, str(error)) from None
+        if self.syslog_tls and not (self.syslog_tls_cert and self.syslog_tls_key):
+            raise ConfigError(
+                "WACHTER_SYSLOG_TLS",
+                "needs WACHTER_SYSLOG_TLS_CERT and WACHTER_SYSLOG_TLS_KEY (PEM files)",
+            )
 
     @property
     def base_url(self) -> str:
@@ -183,6 +224,15 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "argon2_time_cost": ("WACHTER_ARGON2_TIME_COST", _parse_int(2, 20)),
     "argon2_parallelism": ("WACHTER_ARGON2_PARALLELISM", _parse_int(1, 64)),
     "log_level": ("WACHTER_LOG_LEVEL", _parse_log_level),
+    "syslog_udp": ("WACHTER_SYSLOG_UDP", parse_listen_address),
+    "syslog_tcp": ("WACHTER_SYSLOG_TCP", parse_listen_address),
+    "syslog_tls": ("WACHTER_SYSLOG_TLS", parse_listen_address),
+    "syslog_tls_cert": ("WACHTER_SYSLOG_TLS_CERT", _parse_file),
+    "syslog_tls_key": ("WACHTER_SYSLOG_TLS_KEY", _parse_file),
+    "syslog_tls_client_ca": ("WACHTER_SYSLOG_TLS_CLIENT_CA", _parse_file),
+    "ingest_rate_limit": ("WACHTER_INGEST_RATE_LIMIT", _parse_int(1, 999999)),
+    "retention_days": ("WACHTER_RETENTION_DAYS", _parse_int(1, 36500)),
+    "badge_mapping": ("WACHTER_BADGE_MAPPING", _parse_file),
 }
 assert set(_PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a variable"
 

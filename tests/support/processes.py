@@ -16,8 +16,10 @@ WACHTER = Path(sys.executable).with_name("wachter")
 
 
 def clean_env(**variables: str) -> dict[str, str]:
-    """The parent's environment without any WACHTER_* setting, plus ``variables``."""
+    """The parent's environment without any WACHTER_* setting (syslog off), plus ``variables``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WACHTER_")}
+    # Tests run many services at once: syslog receivers only where a test asks for them.
+    env.update({"WACHTER_SYSLOG_UDP": "off", "WACHTER_SYSLOG_TCP": "off"})
     env.update(variables)
     return env
 

@@ -1,0 +1,59 @@
+"""Tables of log collection: rejected input, consumer cursors and file checkpoints.
+
+The events themselves live in ``storage.events`` (the event store has an Elasticsearch
+twin; these tables always stay in SQL).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage import Base, UTCDateTime
+
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class DeadLetter(Base):
+    """Raw input no parser could turn into an event, kept with the reason (capped)."""
+
+    __tablename__ = "dead_letter"
+
+    id: Mapped[int] = mapped_column(_Id, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    receiver: Mapped[str] = mapped_column(String(40))  # http, syslog-udp, syslog-tcp, file
+    source: Mapped[str] = mapped_column(String(100))  # token, peer address or file name
+    reason: Mapped[str] = mapped_column(String(300))
+    # The input as text (undecodable bytes shown as \\xNN), cut to ingest.dead_letters.MAX_RAW.
+    raw: Mapped[str] = mapped_column(Text)
+    raw_size: Mapped[int] = mapped_column(Integer)  # bytes before cutting
+
+
+class EventCursor(Base):
+    """How far a consumer of the event stream (or an importer) has got: a durable position."""
+
+    __tablename__ = "event_cursor"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class FileCheckpoint(Base):
+    """Progress of ``wachter ingest`` through one file, so a re-run resumes where it stopped.
+
+    A file is known by the SHA-256 of its first bytes (``ingest.files.fingerprint``), so a
+    renamed file resumes and a rotated one (new content) starts afresh.
+    """
+
+    __tablename__ = "ingest_file"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path: Mapped[str] = mapped_column(Text)
+    format: Mapped[str] = mapped_column(String(40))
+    offset: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes (records for .evtx)
+    events: Mapped[int] = mapped_column(BigInteger, default=0)
+    rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -1,0 +1,122 @@
+"""The last step before the store: a parser's document becomes a checked ECS event.
+
+Every receiver ends here, so every event gets the same treatment: its own time made UTC
+and checked (``ingest.timestamps``), ``event.ingested`` set to the server's time,
+``event.kind`` defaulted, quality flags recorded, the indexed columns filled, and the
+whole serialised once, with a size limit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ingest.parsers.base import Document, ParseError
+from ingest.timestamps import Flag, check_time, format_time, parse_time
+from storage.events import EventRecord
+
+# Largest stored event (serialised). Windows script-block events run to tens of KiB.
+MAX_EVENT_BYTES = 256 * 1024
+# ECS field sets that are objects. A source field of the same name with another type
+# (structlog's ``"event": "user logged in"``) moves to ``labels`` instead of breaking ECS.
+ECS_OBJECTS = frozenset(
+    {
+        "agent", "client", "destination", "ecs", "error", "event", "file", "host", "http",
+        "log", "network", "observer", "process", "related", "server", "service", "source",
+        "url", "user", "user_agent", "wachter", "winlog", "labels",
+    }
+)  # fmt: skip
+
+
+def content_key(*parts: str | bytes) -> str:
+    """A SHA-256 over ``parts``: the event id of input that carries none of its own."""
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode("utf-8", "surrogatepass") if isinstance(part, str) else part)
+        digest.update(b"\x00")
+    return digest.hexdigest()
+
+
+def finish(
+    document: Document,
+    *,
+    source: str,
+    event_key: str,
+    ingested: datetime,
+    flags: Iterable[Flag] = (),
+) -> EventRecord:
+    """``document`` (a parser's output; changed in place) as a record for the event store."""
+    _move_clashing_fields(document)
+    wachter = document.setdefault("wachter", {})
+    raw_time = document.pop("@timestamp", None)
+    claimed = parse_time(raw_time)
+    timestamp, time_flags = check_time(claimed, ingested=ingested)
+    if raw_time is not None and claimed is None:
+        wachter["original_timestamp"] = str(raw_time)[:64]
+    all_flags = sorted({*flags, *time_flags, *wachter.get("flags", ())})
+    if all_flags:
+        wachter["flags"] = all_flags
+    elif not wachter:
+        del document["wachter"]
+    event = document.setdefault("event", {})
+    event.setdefault("kind", "event")
+    event["ingested"] = format_time(ingested)
+    ordered = {"@timestamp": format_time(timestamp), **document}
+    try:
+        serialised = orjson.dumps(ordered, default=_fallback).decode()
+    except TypeError as error:  # integers beyond 64 bits, mostly
+        raise ParseError(f"event cannot be stored as JSON: {error}") from None
+    if len(serialised) > MAX_EVENT_BYTES:
+        raise ParseError(f"event is larger than {MAX_EVENT_BYTES // 1024} KiB")
+    return EventRecord(
+        source=source,
+        event_key=event_key,
+        timestamp=timestamp,
+        ingested=ingested,
+        document=serialised,
+        dataset=_text(event.get("dataset")),
+        host_name=_text(_get(document, "host", "name")),
+        user_name=_text(_get(document, "user", "name")),
+        source_ip=_text(_get(document, "source", "ip")),
+        outcome=_text(event.get("outcome")),
+        flags=",".join(all_flags) or None,
+    )
+
+
+def _move_clashing_fields(document: Document) -> None:
+    clashing = {
+        name: document.pop(name)
+        for name in sorted(ECS_OBJECTS & document.keys())
+        if not isinstance(document[name], dict)
+    }
+    if clashing:  # any non-object "labels" was popped above, so this is a dict
+        document.setdefault("labels", {}).update(clashing)
+
+
+def _get(document: Document, *path: str) -> Any:
+    value: Any = document
+    for name in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(name)
+    return value
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)
+
+
+def _fallback(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value) if value.tzinfo else value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "backslashreplace")
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"unsupported value of type {type(value).__name__}")

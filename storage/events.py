@@ -1,0 +1,210 @@
+"""The durable event store on SQL: one row per normalised (ECS) event.
+
+The whole ECS document is kept as JSON text; the fields people filter on most (time,
+dataset, host, user, source IP, outcome) are copied into indexed columns. An event's
+``(source, event_key)`` is unique, so re-sending an event never stores it twice.
+
+Rows get increasing ids in commit order: the id is the durable cursor consumers (the
+detection engine) read after. SQLite serialises writers by itself; on PostgreSQL
+``append_events`` takes a transaction-scoped advisory lock, so no transaction can commit
+an id lower than one already visible (otherwise a reader that moved past id 6 would
+never see a late-committing id 5).
+
+The Elasticsearch store (scale-out) keeps the same contract in its own module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql.functions import FunctionElement
+
+from storage.base import Base
+from storage.types import UTCDateTime
+
+# SQLite only auto-increments INTEGER PRIMARY KEY; PostgreSQL gets a 64-bit identity.
+_EventId = BigInteger().with_variant(Integer(), "sqlite")
+# pg_advisory_xact_lock key that orders event appends on PostgreSQL ("wachter" in ASCII).
+APPEND_LOCK = 0x77616368746572
+# Lengths of the indexed copies; the document keeps the full value.
+COLUMN_LIMITS = {
+    "source": 100,
+    "event_key": 64,
+    "dataset": 100,
+    "host_name": 255,
+    "user_name": 255,
+    "source_ip": 45,
+    "outcome": 16,
+    "flags": 200,
+}
+
+
+class Event(Base):
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(_EventId, primary_key=True)
+    # Where it came from (``http:<token id>``, ``syslog``, ``file``, ``wachter``) and its
+    # id there: the sender's event id, a file offset or a content hash.
+    source: Mapped[str] = mapped_column(String(COLUMN_LIMITS["source"]))
+    event_key: Mapped[str] = mapped_column(String(COLUMN_LIMITS["event_key"]))
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # the event's time
+    ingested: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # our time
+    dataset: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["dataset"]), index=True)
+    host_name: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["host_name"]), index=True)
+    user_name: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["user_name"]), index=True)
+    source_ip: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["source_ip"]), index=True)
+    outcome: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["outcome"]), index=True)
+    # Comma-separated quality flags (``clock_skew``, ``invalid_utf8``, …); None when clean.
+    flags: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["flags"]))
+    document: Mapped[str] = mapped_column(Text)  # the ECS event as JSON
+
+    __table_args__ = (UniqueConstraint("source", "event_key"),)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        loaded: dict[str, Any] = orjson.loads(self.document)
+        return loaded
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One event ready to store. ``document`` is the ECS event serialised as JSON."""
+
+    source: str
+    event_key: str
+    timestamp: datetime
+    ingested: datetime
+    document: str
+    dataset: str | None = None
+    host_name: str | None = None
+    user_name: str | None = None
+    source_ip: str | None = None
+    outcome: str | None = None
+    flags: str | None = None
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "source": _column("source", self.source),
+            "event_key": _column("event_key", self.event_key),
+            "timestamp": self.timestamp,
+            "ingested": self.ingested,
+            "dataset": _column("dataset", self.dataset),
+            "host_name": _column("host_name", self.host_name),
+            "user_name": _column("user_name", self.user_name),
+            "source_ip": _column("source_ip", self.source_ip),
+            "outcome": _column("outcome", self.outcome),
+            "flags": _column("flags", self.flags),
+            "document": self.document,
+        }
+
+
+def _column(name: str, value: str | None) -> str | None:
+    # PostgreSQL text refuses NUL; the JSON document keeps the exact value (escaped).
+    if value is None:
+        return None
+    return value[: COLUMN_LIMITS[name]].replace("\x00", "\ufffd")
+
+
+def append_events(session: Session, records: Sequence[EventRecord]) -> int:
+    """Store ``records``; those whose ``(source, event_key)`` is already stored are skipped.
+
+    Returns how many were new. The caller's unit of work commits them.
+    """
+    if not records:
+        return 0
+    connection = session.connection()
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+        statement: Any = postgresql.insert(Event)
+    else:
+        statement = sqlite.insert(Event)
+    statement = statement.on_conflict_do_nothing(index_elements=["source", "event_key"])
+    result = connection.execute(statement.returning(Event.id), [r.as_row() for r in records])
+    return len(result.all())
+
+
+def read_events_after(session: Session, position: int, *, limit: int) -> list[Event]:
+    """Events with an id above ``position``, oldest first: what a consumer has not seen."""
+    query = select(Event).where(Event.id > position).order_by(Event.id).limit(limit)
+    return list(session.scalars(query))
+
+
+def last_event_id(session: Session) -> int:
+    return session.scalar(select(func.max(Event.id))) or 0
+
+
+def purge_events(
+    session: Session, *, ingested_before: datetime, up_to_id: int | None, limit: int
+) -> int:
+    """Delete at most ``limit`` events that arrived before ``ingested_before``.
+
+    ``up_to_id`` keeps events no consumer has read yet (None: no limit).
+    """
+    query = select(Event.id).where(Event.ingested < ingested_before)
+    if up_to_id is not None:
+        query = query.where(Event.id <= up_to_id)
+    ids = list(session.scalars(query.order_by(Event.id).limit(limit)))
+    if ids:
+        session.execute(delete(Event).where(Event.id.in_(ids)))
+    return len(ids)
+
+
+class _DocumentField(FunctionElement[str]):
+    """``document_field`` as SQL; compiled per dialect below."""
+
+    type = String()
+    name = "document_field"
+    inherit_cache = True
+
+
+def document_field(path: Sequence[str]) -> ColumnElement[str]:
+    """The value at ``path`` (``("user", "name")``) inside the stored document, as text.
+
+    SQLite: ``json_extract(document, '$."user"."name"')``; PostgreSQL:
+    ``document::json #>> '{user,name}'`` (``json``, not ``jsonb``: jsonb refuses the
+    ``\\u0000`` escapes that hostile events may carry). The path is a bound parameter.
+    """
+    if not path or any(not isinstance(part, str) or not part for part in path):
+        raise ValueError("a document path needs one or more non-empty names")
+    sqlite_path = "$" + "".join('."' + part.replace('"', '""') + '"' for part in path)
+    return _DocumentField(
+        Event.document,
+        bindparam(None, sqlite_path, type_=String()),
+        bindparam(None, list(path), type_=postgresql.ARRAY(String())),
+    )
+
+
+@compiles(_DocumentField, "sqlite")
+def _document_field_sqlite(element: _DocumentField, compiler: Any, **kw: Any) -> str:
+    document, sqlite_path, _ = list(element.clauses)
+    return (
+        f"json_extract({compiler.process(document, **kw)}, {compiler.process(sqlite_path, **kw)})"
+    )
+
+
+@compiles(_DocumentField, "postgresql")
+def _document_field_postgresql(element: _DocumentField, compiler: Any, **kw: Any) -> str:
+    document, _, array_path = list(element.clauses)
+    column, path = compiler.process(document, **kw), compiler.process(array_path, **kw)
+    return f"(CAST({column} AS json) #>> {path})"
