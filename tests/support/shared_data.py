@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from tests.conftest import unavailable
+
 ROOT = Path(
     os.environ.get("WACHTER_TEST_SHARED_DATA")
     or Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -17,8 +19,6 @@ ROOT = Path(
 
 def shared_data(relative: str) -> Path:
     """The path of ``relative`` under the shared data folder, or skip/fail when missing."""
-    from tests.conftest import unavailable
-
     path = ROOT / relative
     if not path.exists():
         unavailable(f"real data {relative} not found under {ROOT} (set WACHTER_TEST_SHARED_DATA)")
