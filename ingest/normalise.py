@@ -57,6 +57,7 @@ def finish(
     timestamp, time_flags = check_time(claimed, ingested=ingested)
     if raw_time is not None and claimed is None:
         wachter["original_timestamp"] = str(raw_time)[:64]
+        time_flags = [Flag.TIMESTAMP_INVALID]
     all_flags = sorted({*flags, *time_flags, *wachter.get("flags", ())})
     if all_flags:
         wachter["flags"] = all_flags

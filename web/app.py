@@ -11,7 +11,15 @@ from access_control.secret_box import SecretBox
 from core import Clock, ConfigError, Settings, SystemClock
 from storage import Database
 from web import auth, context, errors, i18n, security
-from web.views import account, admin, api, audit, console, ops
+from web.views import (
+    account,
+    admin,
+    api,
+    audit,
+    console,
+    ingest_api,  # noqa: F401 - adds POST /api/v1/events to the api blueprint
+    ops,
+)
 from web.views import auth as auth_views
 
 csrf = CSRFProtect()

@@ -63,6 +63,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("account.regenerate_recovery_codes", "POST"): Rule(Access.SIGNED_IN, step_up=True),
     ("account.reset_own_mfa", "POST"): Rule(Access.SIGNED_IN, step_up=True),
     ("api.token_introspection", "GET"): Rule(Access.TOKEN),
+    ("api.ingest_events", "POST"): Rule(Access.TOKEN),
     ("admin.users", "GET"): _console(Permission.USERS_ADMIN),
     ("admin.create_user", "POST"): _console(Permission.USERS_ADMIN),
     ("admin.new_enrolment_link", "POST"): _console(Permission.USERS_ADMIN),

@@ -1,0 +1,110 @@
+"""The body of ``POST /api/v1/events`` → a batch of events and per-item rejections.
+
+The body is NDJSON (one JSON object per line) or one JSON array of objects; HTTP itself
+(authentication, gzip, size limits, rate limits) is the web layer's. Each item is parsed
+on its own, so one bad item is rejected with its index and the rest of the batch goes
+on (SECURITY_CASES.md §5.8 #58). orjson refuses nesting deeper than 1,024, numbers it
+cannot represent (``1e400``) and invalid UTF-8 or lone surrogates (#60); duplicate keys
+keep the last value, as most JSON parsers do.
+
+An item's event id is the sender's ``event.id`` when it gives one, otherwise a hash of
+the item's bytes; with the token's id as the namespace (``Batch.source``), a re-sent
+batch stores nothing twice (#61), and one token cannot squat another's ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import orjson
+
+from ingest.batches import Batch
+from ingest.normalise import content_key
+from ingest.parsers import DocumentParser, LineParser, ParseError, detect_document_parser
+
+MAX_ITEM_BYTES = 256 * 1024
+MAX_ITEMS = 100_000
+# Fields a line parser reads when ``format`` names a line format (Fluent Bit: ``log``).
+_LINE_FIELDS = ("message", "log")
+
+
+class BodyError(ValueError):
+    """The body as a whole cannot be read (not a batch at all); nothing is stored."""
+
+
+def split_items(body: bytes) -> Iterator[tuple[bytes, Any]]:
+    """(raw bytes, decoded value or the decode error) per item of an NDJSON or array body."""
+    stripped = body.lstrip()
+    if stripped.startswith(b"["):
+        try:
+            values = orjson.loads(stripped)
+        except orjson.JSONDecodeError as error:
+            raise BodyError(f"the body starts like a JSON array but is not one: {error}") from None
+        if not isinstance(values, list):
+            raise BodyError("expected a JSON array or NDJSON")
+        if len(values) > MAX_ITEMS:
+            raise BodyError(f"more than {MAX_ITEMS} events in one request")
+        for value in values:
+            yield orjson.dumps(value), value
+        return
+    count = 0
+    for line in stripped.split(b"\n"):
+        if not line.strip():
+            continue
+        count += 1
+        if count > MAX_ITEMS:
+            raise BodyError(f"more than {MAX_ITEMS} events in one request")
+        if len(line) > MAX_ITEM_BYTES:
+            yield line, ParseError(f"event larger than {MAX_ITEM_BYTES // 1024} KiB")
+            continue
+        try:
+            yield line, orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            yield line, ParseError(f"not valid JSON: {error}")
+
+
+def receive_body(
+    body: bytes, *, batch: Batch, parser: DocumentParser | LineParser | None = None
+) -> None:
+    """Parse every item of ``body`` into ``batch``; ``parser`` None detects per item."""
+    for index, (raw, value) in enumerate(split_items(body)):
+        try:
+            document = _parse_item(value, parser, batch)
+        except ParseError as error:
+            batch.reject(error.reason, raw, index=index)
+            continue
+        batch.add(document, event_key=_event_key(value, raw), raw=raw, index=index)
+
+
+def _parse_item(
+    value: Any, parser: DocumentParser | LineParser | None, batch: Batch
+) -> dict[str, Any]:
+    if isinstance(value, ParseError):
+        raise value
+    if not isinstance(value, dict):
+        raise ParseError(f"expected a JSON object, got {_json_type(value)}")
+    if isinstance(parser, LineParser):
+        line = next((value[f] for f in _LINE_FIELDS if isinstance(value.get(f), str)), None)
+        if line is None:
+            raise ParseError(f"format {parser.name} needs the line in a 'message' or 'log' field")
+        document = parser.parse_line(line, received=batch.ingested)
+        for name, field in value.items():
+            if name not in _LINE_FIELDS:
+                document.setdefault(name, field)
+        return document
+    chosen = parser or detect_document_parser(value)
+    return chosen.parse_document(value, received=batch.ingested)
+
+
+def _event_key(value: dict[str, Any], raw: bytes) -> str:
+    event = value.get("event")
+    given = event.get("id") if isinstance(event, dict) else None
+    if isinstance(given, str | int) and not isinstance(given, bool) and str(given):
+        return content_key("id", str(given))
+    return content_key("content", raw)
+
+
+def _json_type(value: Any) -> str:
+    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+    return names.get(type(value), "a number")
