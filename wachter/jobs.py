@@ -18,20 +18,29 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session
 
 from access_control import sessions
-from core import Clock
+from core import Clock, Settings
+from ingest import dead_letters, pipeline
 from storage import Database, acquire_lease, release_lease
+from storage.events import purge_events
 
 log = logging.getLogger("wachter.jobs")
 MIN_LEASE = timedelta(minutes=1)
+MAX_ROUNDS = 1000
+PURGE_BATCH = 5000
 
 
 @dataclass(frozen=True)
 class Job:
-    """A unit of background work. ``run`` gets a session (committed after it returns) and now."""
+    """A unit of background work. ``run`` gets a session (committed after it returns) and now.
+
+    ``run`` may return True to say more work is waiting: it is then called again at once,
+    in a new transaction (up to ``MAX_ROUNDS`` times), so large backlogs move in short
+    transactions instead of one long one that holds SQLite's write lock.
+    """
 
     name: str
     interval: timedelta
-    run: Callable[[Session, datetime], None]
+    run: Callable[[Session, datetime], bool | None]
 
     def __post_init__(self) -> None:
         if self.interval < timedelta(seconds=1):
@@ -50,14 +59,68 @@ def _purge_expired_sessions(session: Session, now: datetime) -> None:
         log.info("expired sessions removed", extra={"wachter.sessions_removed": ended})
 
 
-# Jobs of the domain packages, in one list, in one place.
+def _import_authentication_events(session: Session, now: datetime) -> bool:
+    imported = pipeline.import_authentication_events(session, now=now)
+    return imported == pipeline.DELIVERY_BATCH
+
+
+def _trim_dead_letters(session: Session, _now: datetime) -> None:
+    removed = dead_letters.trim_dead_letters(session)
+    if removed:
+        log.warning(
+            "dead letters over the cap removed", extra={"wachter.dead_letters_removed": removed}
+        )
+
+
+def _delivery(consumer: pipeline.EventConsumer) -> Job:
+    def run(session: Session, now: datetime) -> bool:
+        return pipeline.deliver(session, consumer, now=now) == pipeline.DELIVERY_BATCH
+
+    return Job(name=f"ingest.deliver.{consumer.name}", interval=timedelta(seconds=1), run=run)
+
+
+def _retention(days: int) -> Job:
+    def run(session: Session, now: datetime) -> bool:
+        keep_from = pipeline.oldest_unconsumed(session, [c.name for c in EVENT_CONSUMERS])
+        purged = purge_events(
+            session,
+            ingested_before=now - timedelta(days=days),
+            up_to_id=keep_from,
+            limit=PURGE_BATCH,
+        )
+        if purged:
+            log.info("old events purged", extra={"wachter.events_purged": purged})
+        return purged == PURGE_BATCH
+
+    return Job(name="ingest.purge_old_events", interval=timedelta(minutes=10), run=run)
+
+
+# Consumers of the event stream (the detection engine registers here).
+EVENT_CONSUMERS: tuple[pipeline.EventConsumer, ...] = ()
+
+# Jobs of the domain packages that need no settings, in one list, in one place.
 JOBS: tuple[Job, ...] = (
     Job(
         name="access_control.purge_expired_sessions",
         interval=timedelta(minutes=10),
         run=_purge_expired_sessions,
     ),
+    Job(
+        name="ingest.import_authentication_events",
+        interval=timedelta(seconds=5),
+        run=_import_authentication_events,
+    ),
+    Job(name="ingest.trim_dead_letters", interval=timedelta(minutes=5), run=_trim_dead_letters),
 )
+
+
+def jobs_for(settings: Settings) -> tuple[Job, ...]:
+    """Every job ``serve`` and ``worker`` run with these settings."""
+    return (
+        *JOBS,
+        _retention(settings.retention_days),
+        *(_delivery(consumer) for consumer in EVENT_CONSUMERS),
+    )
 
 
 def new_holder_id() -> str:
@@ -83,8 +146,12 @@ class BackgroundJobs:
             ):
                 return False
         try:
-            with self.database.unit_of_work() as session:
-                job.run(session, now)
+            for _round in range(MAX_ROUNDS):
+                with self.database.unit_of_work() as session:
+                    more = job.run(session, now)
+                if not more:
+                    break
+                now = self.clock.now()
         except Exception:  # the job runner is the one place a broad catch belongs
             log.exception("job %s failed", job.name, extra={"wachter.job": job.name})
         return True

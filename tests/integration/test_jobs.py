@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from datetime import timedelta
@@ -12,9 +13,11 @@ from sqlalchemy import select
 from access_control.models import AuthSession
 from access_control.sessions import ABSOLUTE, PENDING, Stage
 from core import FixedClock
+from ingest.batches import Batch
 from storage import JobLease
+from storage.events import Event
 from tests.factories import make_user
-from wachter.jobs import JOBS, BackgroundJobs, Job
+from wachter.jobs import JOBS, BackgroundJobs, Job, jobs_for
 
 
 def recording_job(name="count", interval=timedelta(minutes=1)):
@@ -140,3 +143,46 @@ def test_the_session_purge_job_removes_only_dead_sessions(migrated_database):
     with migrated_database.unit_of_work() as session:
         left = [row.id.rstrip("0") for row in session.scalars(select(AuthSession))]
     assert left == ["live"]
+
+
+def test_a_job_with_more_work_runs_again_at_once_each_round_its_own_transaction(
+    migrated_database,
+):
+    rounds: list[int] = []
+
+    def run(session, now):
+        session.add(
+            JobLease(name=f"round-{len(rounds)}", holder="x", acquired_at=now, expires_at=now)
+        )
+        rounds.append(len(rounds))
+        if len(rounds) == 3:
+            raise RuntimeError("third round fails")
+        return True
+
+    job = Job(name="backlog", interval=timedelta(minutes=1), run=run)
+    BackgroundJobs(migrated_database, [job], clock=FixedClock(), holder="w").run_once(job)
+
+    with migrated_database.unit_of_work() as session:
+        names = set(session.scalars(select(JobLease.name)))
+    assert rounds == [0, 1, 2]
+    assert {"round-0", "round-1"} <= names  # committed before the failure
+    assert "round-2" not in names
+
+
+def test_the_retention_job_purges_events_older_than_the_setting(migrated_database, settings):
+    clock = FixedClock()
+    now = clock.now()
+    with migrated_database.unit_of_work() as session:
+        for days, key in ((31, "old"), (29, "young")):
+            batch = Batch(receiver="test", source="test", ingested=now - timedelta(days=days))
+            batch.add({"message": key}, event_key=key, raw=key)
+            batch.store(session)
+    retention = next(
+        job
+        for job in jobs_for(dataclasses.replace(settings, retention_days=30))
+        if job.name == "ingest.purge_old_events"
+    )
+    BackgroundJobs(migrated_database, [retention], clock=clock, holder="w").run_once(retention)
+
+    with migrated_database.unit_of_work() as session:
+        assert [e.data["message"] for e in session.scalars(select(Event))] == ["young"]
