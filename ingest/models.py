@@ -44,15 +44,18 @@ class EventCursor(Base):
 class FileCheckpoint(Base):
     """Progress of ``wachter ingest`` through one file, so a re-run resumes where it stopped.
 
-    A file is known by the SHA-256 of its first bytes (``ingest.files.fingerprint``), so a
-    renamed file resumes and a rotated one (new content) starts afresh.
+    Known by its path; ``prefix_hash`` (SHA-256 of the file's first bytes, up to 64 KiB, as
+    far as it was read) tells whether the file at that path is still the one read: a file
+    that grew resumes, a rotated or replaced one starts afresh (and stores nothing twice:
+    event ids come from position and content).
     """
 
     __tablename__ = "ingest_file"
 
-    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    path_hash: Mapped[str] = mapped_column(String(64), primary_key=True)  # of the full path
     path: Mapped[str] = mapped_column(Text)
     format: Mapped[str] = mapped_column(String(40))
+    prefix_hash: Mapped[str] = mapped_column(String(64))
     offset: Mapped[int] = mapped_column(BigInteger, default=0)  # bytes (records for .evtx)
     events: Mapped[int] = mapped_column(BigInteger, default=0)
     rejected: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -26,8 +26,7 @@ from access_control.audit import (
     verify_chain,
 )
 from access_control.models import AuditChainHead, AuditEntry
-from storage import Database, migrate
-from wachter.cli.base import StartupFailed, cli, prepare_command
+from wachter.cli.base import cli, prepare_migrated_command
 
 EXIT_BROKEN = 1
 # Below this many entries the walk takes well under a second: no progress bar.
@@ -42,7 +41,7 @@ def audit() -> None:
 @audit.command()
 def verify() -> None:
     """Check the hash chain; exit 1 at the first changed or removed entry."""
-    database = _migrated_database()
+    _settings, database = prepare_migrated_command()
     with database.snapshot() as session:
         report = _verify_with_progress(session)
     database.dispose()
@@ -94,7 +93,7 @@ def list_(
 
     One line each: time (UTC), actor, action, target, outcome, IP address.
     """
-    database = _migrated_database()
+    _settings, database = prepare_migrated_command()
     with database.snapshot() as session:
         entries = list_entries(
             session,
@@ -109,13 +108,6 @@ def list_(
         click.echo(format_entry(entry))
     if not entries:
         click.echo("No matching audit entries.", err=True)
-
-
-def _migrated_database() -> Database:
-    _settings, database = prepare_command()
-    if not migrate.is_up_to_date(database):
-        raise StartupFailed("the database schema is not up to date; run `wachter db upgrade` first")
-    return database
 
 
 def format_entry(entry: AuditEntry) -> str:

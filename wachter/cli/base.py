@@ -13,7 +13,7 @@ import click
 
 from core import ConfigError, DomainError, Settings
 from core.datadir import prepare
-from storage import Database, DatabaseUnavailable
+from storage import Database, DatabaseUnavailable, migrate
 from wachter.logs import configure_logging
 
 EXIT_CONFIG = 2
@@ -47,4 +47,12 @@ def prepare_command() -> tuple[Settings, Database]:
     configure_logging(settings.log_level)
     database = Database.from_url(settings.database_url)
     database.check_connection()
+    return settings, database
+
+
+def prepare_migrated_command() -> tuple[Settings, Database]:
+    """``prepare_command`` for commands that need the tables: the schema must be current."""
+    settings, database = prepare_command()
+    if not migrate.is_up_to_date(database):
+        raise StartupFailed("the database schema is not up to date; run `wachter db upgrade` first")
     return settings, database

@@ -72,14 +72,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "ingest_file",
-        sa.Column("fingerprint", sa.String(length=64), nullable=False),
+        sa.Column("path_hash", sa.String(length=64), nullable=False),
         sa.Column("path", sa.Text(), nullable=False),
         sa.Column("format", sa.String(length=40), nullable=False),
+        sa.Column("prefix_hash", sa.String(length=64), nullable=False),
         sa.Column("offset", sa.BigInteger(), nullable=False),
         sa.Column("events", sa.BigInteger(), nullable=False),
         sa.Column("rejected", sa.BigInteger(), nullable=False),
         sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("fingerprint", name=op.f("pk_ingest_file")),
+        sa.PrimaryKeyConstraint("path_hash", name=op.f("pk_ingest_file")),
     )
 
 
