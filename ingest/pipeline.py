@@ -42,9 +42,7 @@ def cursor_position(session: Session, name: str) -> int:
 def _locked_cursor(session: Session, name: str, now: datetime) -> EventCursor:
     # FOR UPDATE on PostgreSQL; SQLite's write transactions are serial already (BEGIN
     # IMMEDIATE). Two deliveries to one consumer therefore never interleave.
-    cursor = session.scalar(
-        select(EventCursor).where(EventCursor.name == name).with_for_update()
-    )
+    cursor = session.scalar(select(EventCursor).where(EventCursor.name == name).with_for_update())
     if cursor is None:
         cursor = EventCursor(name=name, position=0, updated_at=now)
         session.add(cursor)
