@@ -1,22 +1,117 @@
-"""(being written)"""
+"""Generic JSON lines: the fallback for any JSON object no specific parser claims.
+
+Every field is kept as the sender wrote it; the parser only adds what the pipeline needs:
+``@timestamp`` from the first time-like field present, ``event.dataset`` (``generic.json``
+unless the sender named one) and ``message`` from Fluent Bit's ``log`` field.
+
+The helpers here are the basics of every JSON document parser (``windows``,
+``wachter-audit``): a sender's ``wachter`` object is set aside, because that namespace is
+Wachter's own (``wachter.flags`` records data quality; a sender must not forge or clear
+it), and a source field whose name is an ECS object but whose value is not an object moves
+to ``labels`` before the parser adds ECS fields there (as ``ingest.normalise.finish`` would).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from ingest.parsers.base import Document, Parser
+from ingest.parsers.base import Document, ParseError
+
+DATASET = "generic.json"
+# Where senders put an event's time, most specific first.
+TIME_FIELDS = ("@timestamp", "timestamp", "time", "ts", "date")
+# Beyond 64 bits a number cannot be a time (nor be stored: orjson refuses it).
+_LARGEST_TIME_NUMBER = 2**63
+_JSON_TYPES = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 
 
-class _Generic:
+def as_document(value: Any) -> Document:
+    """``value`` (decoded JSON) as a document; anything but an object is refused."""
+    if isinstance(value, dict):
+        return value
+    raise ParseError(f"expected a JSON object, got {_JSON_TYPES.get(type(value), 'a number')}")
+
+
+def prepare(document: Document, ecs_objects: Iterable[str]) -> Document:
+    """A copy of ``document`` ready for ECS fields under ``ecs_objects``.
+
+    The caller's document is left alone: the objects named are copied, not shared.
+    """
+    prepared = dict(document)
+    set_aside: dict[str, Any] = {}
+    if "wachter" in prepared:
+        set_aside["wachter"] = prepared.pop("wachter")
+    for name in sorted({*ecs_objects, "labels"}):
+        value = prepared.get(name)
+        if isinstance(value, dict):
+            prepared[name] = dict(value)
+        elif name in prepared:
+            set_aside[name] = prepared.pop(name)
+    if set_aside:
+        prepared.setdefault("labels", {}).update(set_aside)
+    return prepared
+
+
+def branch(document: Document, *path: str) -> dict[str, Any] | None:
+    """The object at ``path``, created where missing; None where a non-object is in the way.
+
+    Objects below the top level are copied on the way down (``prepare`` copied the top
+    level), so a parser never changes the sender's nested objects.
+    """
+    current = document
+    for depth, name in enumerate(path):
+        value = current.get(name)
+        if value is None:
+            value = current[name] = {}
+        elif not isinstance(value, dict):
+            return None
+        elif depth > 0:
+            value = current[name] = dict(value)
+        current = value
+    return current
+
+
+def fill(document: Document, path: str, value: Any) -> None:
+    """Set the dotted ``path`` to ``value`` unless the sender already gave it (or None)."""
+    if value is None:
+        return
+    *parents, leaf = path.split(".")
+    target = branch(document, *parents)
+    if target is not None and target.get(leaf) is None:
+        target[leaf] = value
+
+
+def claimed_time(value: Any) -> Any:
+    """``value`` as a time candidate for ``@timestamp``; a number too large to be one is refused."""
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and abs(value) >= _LARGEST_TIME_NUMBER
+    ):
+        raise ParseError("the time is a number too large to be a time")
+    return value
+
+
+class GenericJsonParser:
     name = "json"
-    description = "JSON lines"
+    description = "JSON lines: any JSON object, fields kept as sent"
 
     def detect_document(self, document: Document) -> bool:
         return True
 
     def parse_document(self, document: Document, *, received: datetime) -> Document:
-        return dict(document)
+        output = prepare(document, ("event",))
+        time_field = next((name for name in TIME_FIELDS if output.get(name) is not None), None)
+        if time_field is not None:
+            output["@timestamp"] = claimed_time(output[time_field])
+        fill(output, "event.dataset", DATASET)
+        log = output.get("log")
+        if output.get("message") is None and isinstance(log, str):
+            output["message"] = log
+        return output
 
 
-GENERIC = _Generic()
-PARSERS: tuple[Parser, ...] = (GENERIC,)
+GENERIC = GenericJsonParser()
+PARSERS: tuple[GenericJsonParser, ...] = (GENERIC,)
