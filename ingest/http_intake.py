@@ -68,33 +68,36 @@ def receive_body(
     body: bytes, *, batch: Batch, parser: DocumentParser | LineParser | None = None
 ) -> None:
     """Parse every item of ``body`` into ``batch``; ``parser`` None detects per item."""
+    # Decided once per body: isinstance on a runtime-checkable Protocol is slow per item.
+    line_parser = parser if isinstance(parser, LineParser) else None
+    document_parser = parser if isinstance(parser, DocumentParser) else None
     for index, (raw, value) in enumerate(split_items(body)):
         try:
-            document = _parse_item(value, parser, batch)
+            if isinstance(value, ParseError):
+                raise value
+            if not isinstance(value, dict):
+                raise ParseError(f"expected a JSON object, got {_json_type(value)}")
+            if line_parser is not None:
+                document = _parse_message(value, line_parser, batch)
+            else:
+                chosen = document_parser or detect_document_parser(value)
+                document = chosen.parse_document(value, received=batch.ingested)
         except ParseError as error:
             batch.reject(error.reason, raw, index=index)
             continue
         batch.add(document, event_key=_event_key(value, raw), raw=raw, index=index)
 
 
-def _parse_item(
-    value: Any, parser: DocumentParser | LineParser | None, batch: Batch
-) -> dict[str, Any]:
-    if isinstance(value, ParseError):
-        raise value
-    if not isinstance(value, dict):
-        raise ParseError(f"expected a JSON object, got {_json_type(value)}")
-    if isinstance(parser, LineParser):
-        line = next((value[f] for f in _LINE_FIELDS if isinstance(value.get(f), str)), None)
-        if line is None:
-            raise ParseError(f"format {parser.name} needs the line in a 'message' or 'log' field")
-        document = parser.parse_line(line, received=batch.ingested)
-        for name, field in value.items():
-            if name not in _LINE_FIELDS:
-                document.setdefault(name, field)
-        return document
-    chosen = parser or detect_document_parser(value)
-    return chosen.parse_document(value, received=batch.ingested)
+def _parse_message(value: dict[str, Any], parser: LineParser, batch: Batch) -> dict[str, Any]:
+    """A shipper's record whose ``message``/``log`` is a line of ``parser``'s format."""
+    line = next((value[f] for f in _LINE_FIELDS if isinstance(value.get(f), str)), None)
+    if line is None:
+        raise ParseError(f"format {parser.name} needs the line in a 'message' or 'log' field")
+    document = parser.parse_line(line, received=batch.ingested)
+    for name, field in value.items():
+        if name not in _LINE_FIELDS:
+            document.setdefault(name, field)
+    return document
 
 
 def _event_key(value: dict[str, Any], raw: bytes) -> str:

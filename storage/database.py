@@ -7,6 +7,7 @@ command commits once through ``unit_of_work()``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -60,6 +61,7 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self._writer_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, raw_url: str) -> Database:
@@ -97,6 +99,18 @@ class Database:
             raise
         finally:
             session.close()
+
+    @contextmanager
+    def writer(self) -> Iterator[Session]:
+        """``unit_of_work`` for the bulk writers (receivers): on SQLite they queue on a lock
+        in this process, not on SQLite's busy handler, which sleeps up to 100 ms between
+        tries and would leave the write lock idle. PostgreSQL needs no queue."""
+        if self.dialect != "sqlite":
+            with self.unit_of_work() as session:
+                yield session
+            return
+        with self._writer_lock, self.unit_of_work() as session:
+            yield session
 
     def read_only_connection(self) -> Connection:
         """A connection for reads only: on SQLite it does not wait for the write lock."""

@@ -34,7 +34,7 @@ from sqlalchemy import (
     select,
     text,
 )
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.functions import FunctionElement
@@ -125,23 +125,52 @@ def _column(name: str, value: str | None) -> str | None:
     return value[: COLUMN_LIMITS[name]].replace("\x00", "\ufffd")
 
 
+_COLUMNS = (
+    "source", "event_key", "timestamp", "ingested", "dataset", "host_name", "user_name",
+    "source_ip", "outcome", "flags", "document",
+)  # fmt: skip
+# Built from the constant column names above, never from input (hence the S608 waivers).
+_INSERT = f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({{}}) ON CONFLICT DO NOTHING"  # noqa: S608
+_INSERT_QMARK = _INSERT.format(", ".join(["?"] * len(_COLUMNS)))
+_INSERT_FORMAT = _INSERT.format(", ".join(["%s"] * len(_COLUMNS)))
+
+
 def append_events(session: Session, records: Sequence[EventRecord]) -> int:
     """Store ``records``; those whose ``(source, event_key)`` is already stored are skipped.
 
     Returns how many were new. The caller's unit of work commits them.
+
+    This is the ingest hot path, so it goes to the driver's ``executemany`` with the rows
+    as tuples (benchmarked in bench/ingest: SQLAlchemy's per-row parameter handling and
+    RETURNING cost a quarter of the throughput). The times still pass through the
+    column type's own bind processor, so they are stored exactly as the ORM stores them.
     """
     if not records:
         return 0
     connection = session.connection()
-    dialect = connection.dialect.name
-    if dialect == "postgresql":
+    dialect = connection.dialect
+    to_db = Event.__table__.c.timestamp.type._cached_bind_processor(dialect)
+    if dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
-        statement: Any = postgresql.insert(Event)
-    else:
-        statement = sqlite.insert(Event)
-    statement = statement.on_conflict_do_nothing(index_elements=["source", "event_key"])
-    result = connection.execute(statement.returning(Event.id), [r.as_row() for r in records])
-    return len(result.all())
+    statement = _INSERT_QMARK if dialect.paramstyle == "qmark" else _INSERT_FORMAT
+    rows = [
+        (
+            _column("source", r.source),
+            _column("event_key", r.event_key),
+            to_db(r.timestamp) if to_db else r.timestamp,
+            to_db(r.ingested) if to_db else r.ingested,
+            _column("dataset", r.dataset),
+            _column("host_name", r.host_name),
+            _column("user_name", r.user_name),
+            _column("source_ip", r.source_ip),
+            _column("outcome", r.outcome),
+            _column("flags", r.flags),
+            r.document,
+        )
+        for r in records
+    ]
+    result = connection.exec_driver_sql(statement, rows)
+    return int(result.rowcount)
 
 
 def read_events_after(session: Session, position: int, *, limit: int) -> list[Event]:

@@ -6,6 +6,7 @@ with (``linux-auth`` before ``syslog``, ``windows`` before ``json``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,10 +88,17 @@ def detect_line_parser(lines: Sequence[str]) -> LineParser | None:
     return best if best_hits >= DETECT_QUORUM * len(sample) else None
 
 
+@functools.cache
+def _document_parsers() -> tuple[DocumentParser, ...]:
+    # Computed once: isinstance against a runtime-checkable Protocol is slow, and this
+    # runs for every event that arrives over HTTP.
+    return tuple(parser for parser in all_parsers() if isinstance(parser, DocumentParser))
+
+
 def detect_document_parser(document: Document) -> DocumentParser:
     """The first document parser that claims ``document``; generic JSON takes the rest."""
-    for parser in all_parsers():
-        if isinstance(parser, DocumentParser) and parser.detect_document(document):
+    for parser in _document_parsers():
+        if parser.detect_document(document):
             return parser
     return json_lines.GENERIC
 

@@ -1,11 +1,10 @@
 """``POST /api/v1/events``: shippers deliver events over HTTP (docs/ingest.md).
 
 NDJSON or a JSON array, optionally gzip. The answer is ``202`` with what became of each
-item, and it is only sent once the events are committed (the request's unit of work
-commits in ``after_request``; a failed commit turns the answer into a 500), so a
-shipper that saw 202 may forget the batch. Limits: 10 MiB as sent, 64 MiB after gzip,
-and a per-token rate in events per second (429 with ``Retry-After`` beyond it; other
-tokens are unaffected).
+item, and it is only sent once the events are committed (the view commits them before
+it answers; a failed commit is a 500), so a shipper that saw 202 may forget the batch.
+Limits: 10 MiB as sent, 64 MiB after gzip, and a per-token rate in events per second
+(429 with ``Retry-After`` beyond it; other tokens are unaffected).
 """
 
 from __future__ import annotations
@@ -56,6 +55,9 @@ log = logging.getLogger("wachter.ingest")
 @require_token(Scope.EVENTS_WRITE)
 def ingest_events() -> tuple[Response, int]:
     token = current_token()
+    # Authentication wrote its bookkeeping; commit it now so this request holds no
+    # transaction (on SQLite: no write lock) while it parses, only while it stores.
+    db_session().commit()
     parser = _requested_parser()
     body = _read_body()
     batch = Batch(
@@ -71,7 +73,8 @@ def ingest_events() -> tuple[Response, int]:
             N_("The body is not a batch of events: %(reason)s"), field="body", reason=str(error)
         ) from None
     _check_rate(token.id, len(batch))
-    receipt = batch.store(db_session())
+    with web_context().database.writer() as session:
+        receipt = batch.store(session)  # committed here, before the 202 is written
     log.info(
         "events received",
         extra={
