@@ -26,7 +26,7 @@ from core import InvalidInput
 from core.i18n import N_
 from ingest.batches import Batch, Receipt
 from ingest.models import FileCheckpoint
-from ingest.normalise import content_key
+from ingest.normalise import content_key, quarantine_reserved
 from ingest.parsers import (
     DocumentParser,
     FileParser,
@@ -164,6 +164,7 @@ def _parse_json_line(line: str, parser: Parser | None, received: datetime) -> di
         raise ParseError(f"not valid JSON: {error}") from None
     if not isinstance(value, dict):
         raise ParseError("expected a JSON object on each line")
+    quarantine_reserved(value)
     chosen = parser if isinstance(parser, DocumentParser) else detect_document_parser(value)
     return chosen.parse_document(value, received=received)
 

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from ingest.batches import Batch
-from ingest.normalise import content_key
+from ingest.normalise import content_key, quarantine_reserved
 from ingest.parsers import DocumentParser, LineParser, ParseError, detect_document_parser
 
 MAX_ITEM_BYTES = 256 * 1024
@@ -33,21 +33,26 @@ class BodyError(ValueError):
     """The body as a whole cannot be read (not a batch at all); nothing is stored."""
 
 
-def split_items(body: bytes) -> Iterator[tuple[bytes, Any]]:
-    """(raw bytes, decoded value or the decode error) per item of an NDJSON or array body."""
+def split_items(body: bytes, *, ndjson: bool | None = None) -> Iterator[tuple[bytes, Any]]:
+    """(raw bytes, decoded value or the decode error) per item of the body.
+
+    ``ndjson`` True (the sender said ``application/x-ndjson``): one item per line, even a
+    line that is an array. False or None (``application/json`` or nothing said): a body
+    starting with ``[`` is one array of items; with ``application/json`` a body that is
+    one object (perhaps pretty-printed) is one item; otherwise one item per line.
+    """
     stripped = body.lstrip()
-    if stripped.startswith(b"["):
-        try:
-            values = orjson.loads(stripped)
-        except orjson.JSONDecodeError as error:
-            raise BodyError(f"the body starts like a JSON array but is not one: {error}") from None
-        if not isinstance(values, list):
-            raise BodyError("expected a JSON array or NDJSON")
-        if len(values) > MAX_ITEMS:
-            raise BodyError(f"more than {MAX_ITEMS} events in one request")
-        for value in values:
-            yield orjson.dumps(value), value
+    if not ndjson and stripped.startswith(b"["):
+        yield from _array_items(stripped)
         return
+    if ndjson is False and stripped.startswith(b"{"):
+        try:  # application/json with one (perhaps pretty-printed) object
+            single = orjson.loads(stripped)
+        except orjson.JSONDecodeError:
+            pass  # several objects, one per line
+        else:
+            yield stripped, single
+            return
     count = 0
     for line in stripped.split(b"\n"):
         if not line.strip():
@@ -64,19 +69,37 @@ def split_items(body: bytes) -> Iterator[tuple[bytes, Any]]:
             yield line, ParseError(f"not valid JSON: {error}")
 
 
+def _array_items(body: bytes) -> Iterator[tuple[bytes, Any]]:
+    try:
+        values = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise BodyError(f"the body starts like a JSON array but is not one: {error}") from None
+    if not isinstance(values, list):
+        raise BodyError("expected a JSON array or NDJSON")
+    if len(values) > MAX_ITEMS:
+        raise BodyError(f"more than {MAX_ITEMS} events in one request")
+    for value in values:
+        yield orjson.dumps(value), value
+
+
 def receive_body(
-    body: bytes, *, batch: Batch, parser: DocumentParser | LineParser | None = None
+    body: bytes,
+    *,
+    batch: Batch,
+    parser: DocumentParser | LineParser | None = None,
+    ndjson: bool | None = None,
 ) -> None:
     """Parse every item of ``body`` into ``batch``; ``parser`` None detects per item."""
     # Decided once per body: isinstance on a runtime-checkable Protocol is slow per item.
     line_parser = parser if isinstance(parser, LineParser) else None
     document_parser = parser if isinstance(parser, DocumentParser) else None
-    for index, (raw, value) in enumerate(split_items(body)):
+    for index, (raw, value) in enumerate(split_items(body, ndjson=ndjson)):
         try:
             if isinstance(value, ParseError):
                 raise value
             if not isinstance(value, dict):
                 raise ParseError(f"expected a JSON object, got {_json_type(value)}")
+            quarantine_reserved(value)
             if line_parser is not None:
                 document = _parse_message(value, line_parser, batch)
             else:

@@ -9,6 +9,7 @@ whole serialised once, with a size limit.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -32,6 +33,19 @@ ECS_OBJECTS = frozenset(
 )  # fmt: skip
 
 
+# ECS fields of type ip; a value that is no address is refused, not stored as a string.
+_IP_FIELDS = (
+    ("source", "ip"), ("destination", "ip"), ("client", "ip"), ("server", "ip"), ("host", "ip"),
+)  # fmt: skip
+_OUTCOMES = frozenset({"success", "failure", "unknown"})
+# Keyword fields people filter on; ECS indexes keywords up to 1,024 characters.
+MAX_KEYWORD = 1024
+_KEYWORDS = (
+    ("host", "name"), ("user", "name"), ("event", "dataset"), ("event", "action"),
+    ("event", "code"), ("source", "domain"),
+)  # fmt: skip
+
+
 def content_key(*parts: str | bytes) -> str:
     """A SHA-256 over ``parts``: the event id of input that carries none of its own."""
     digest = hashlib.sha256()
@@ -49,8 +63,13 @@ def finish(
     ingested: datetime,
     flags: Iterable[Flag] = (),
 ) -> EventRecord:
-    """``document`` (a parser's output; changed in place) as a record for the event store."""
+    """``document`` (a parser's output; changed in place) as a record for the event store.
+
+    Raises ``ParseError`` when a field ECS types strictly (IP addresses, ``event.outcome``,
+    ``event.severity``, keyword lengths) holds something else (SECURITY_CASES.md #63).
+    """
     _move_clashing_fields(document)
+    _check_fields(document)
     wachter = document.setdefault("wachter", {})
     raw_time = document.pop("@timestamp", None)
     claimed = parse_time(raw_time)
@@ -58,7 +77,8 @@ def finish(
     if raw_time is not None and claimed is None:
         wachter["original_timestamp"] = str(raw_time)[:64]
         time_flags = [Flag.TIMESTAMP_INVALID]
-    all_flags = sorted({*flags, *time_flags, *wachter.get("flags", ())})
+    own_flags = wachter.get("flags", [])
+    all_flags = sorted({*flags, *time_flags, *(own_flags if isinstance(own_flags, list) else [])})
     if all_flags:
         wachter["flags"] = all_flags
     elif not wachter:
@@ -86,6 +106,56 @@ def finish(
         outcome=_text(event.get("outcome")),
         flags=",".join(all_flags) or None,
     )
+
+
+def quarantine_reserved(document: Document) -> Document:
+    """Input from outside may not write Wachter's own ``wachter.*`` fields (flags, the
+    logsource of its own events): they move to ``labels.wachter``, kept but inert."""
+    if "wachter" in document:
+        labels = document.get("labels")
+        if not isinstance(labels, dict):
+            labels = document["labels"] = {} if labels is None else {"labels": labels}
+        labels["wachter"] = document.pop("wachter")
+    return document
+
+
+def _check_fields(document: Document) -> None:
+    for group, name in _IP_FIELDS:
+        value = _get(document, group, name)
+        if value is not None and not all(_is_ip(item) for item in _as_list(value)):
+            raise ParseError(f"{group}.{name} is not an IP address")
+    outcome = _get(document, "event", "outcome")
+    if outcome is not None and outcome not in _OUTCOMES:
+        raise ParseError("event.outcome must be success, failure or unknown")
+    severity = _get(document, "event", "severity")
+    if severity is not None and not _is_whole_number(severity):
+        raise ParseError("event.severity must be a whole number")
+    for group, name in _KEYWORDS:
+        value = _get(document, group, name)
+        if isinstance(value, str) and len(value) > MAX_KEYWORD:
+            raise ParseError(f"{group}.{name} is longer than {MAX_KEYWORD} characters")
+
+
+def _is_ip(value: Any) -> bool:
+    if not isinstance(value, str) or "%" in value:  # zone ids are no address (ECS ip type)
+        return False
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_whole_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True
+    return isinstance(value, str) and value.lstrip("-").isdigit() and len(value) < 20
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _move_clashing_fields(document: Document) -> None:

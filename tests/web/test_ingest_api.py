@@ -270,3 +270,57 @@ def test_log_injection_content_is_stored_verbatim_as_one_event(client, token, db
     assert response.get_json()["accepted"] == 1
     assert stored(db_session)[0]["message"] == hostile
     assert db_session.scalar(select(func.count()).select_from(Event)) == 1
+
+
+@pytest.mark.parametrize(
+    ("document", "reason"),
+    [
+        ({"source": {"ip": "999.1.1.1"}}, "source.ip is not an IP address"),
+        ({"source": {"ip": "fe80::1%eth0"}}, "source.ip is not an IP address"),
+        ({"host": {"ip": ["192.0.2.1", "nope"]}}, "host.ip is not an IP address"),
+        (
+            {"event": {"severity": "critical'; DROP TABLE event; --"}},
+            "event.severity must be a whole number",
+        ),
+        ({"event": {"outcome": "maybe"}}, "event.outcome must be success, failure or unknown"),
+        ({"host": {"name": "h" * 100_000}}, "host.name is longer than 1024 characters"),
+    ],
+    ids=["bad-ipv4", "ipv6-zone", "ip-list", "severity-injection", "unknown-outcome", "huge-host"],
+)
+def test_fields_ecs_types_strictly_are_validated_per_item(
+    client, token, db_session, document, reason
+):
+    response = post(client, token, ndjson(document, login_event(1)))
+
+    assert response.status_code == 202
+    assert response.get_json()["rejected"] == [{"index": 0, "error": reason}]
+    assert len(stored(db_session)) == 1
+
+
+def test_senders_cannot_write_wachters_own_fields(client, token, db_session):
+    forged = {
+        "message": "m",
+        "wachter": {"flags": [], "logsource": {"product": "wachter", "service": "auth"}},
+    }
+    post(client, token, ndjson(forged))
+
+    event = stored(db_session)[0]
+    assert "logsource" not in event.get("wachter", {})
+    assert event["labels"]["wachter"]["logsource"]["service"] == "auth"  # kept, but inert
+
+
+def test_an_ndjson_line_that_is_an_array_is_rejected_not_read_as_a_batch(client, token, db_session):
+    response = post(client, token, b"[]\n" + ndjson(login_event(1)))
+
+    assert response.get_json()["rejected"] == [
+        {"index": 0, "error": "expected a JSON object, got an array"}
+    ]
+    assert len(stored(db_session)) == 1
+
+
+def test_one_pretty_printed_json_object_is_one_event(client, token, db_session):
+    body = json.dumps(login_event(1), indent=2).encode()
+    response = post(client, token, body, content_type="application/json")
+
+    assert response.get_json()["accepted"] == 1
+    assert stored(db_session)[0]["user"]["name"] == "user1"

@@ -46,6 +46,16 @@ _CONTENT_TYPES = frozenset(
         "text/plain",
     }
 )
+# Media types that say "one JSON object per line" (so a line that is an array is an error).
+_NDJSON_TYPES = frozenset(
+    {
+        "application/x-ndjson",
+        "application/ndjson",
+        "application/jsonlines",
+        "application/json-seq",
+        "application/vnd.elasticsearch+x-ndjson",
+    }
+)
 _LIMITER_KEY = "wachter.ingest_limiter"
 
 log = logging.getLogger("wachter.ingest")
@@ -67,7 +77,8 @@ def ingest_events() -> tuple[Response, int]:
         origin=f"token:{token.name}",
     )
     try:
-        receive_body(body, batch=batch, parser=parser)
+        ndjson = (request.mimetype or "").lower() in _NDJSON_TYPES
+        receive_body(body, batch=batch, parser=parser, ndjson=ndjson)
     except BodyError as error:
         raise InvalidInput(
             N_("The body is not a batch of events: %(reason)s"), field="body", reason=str(error)
