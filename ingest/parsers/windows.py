@@ -135,7 +135,9 @@ def _from_flat(document: Document) -> Document:
     )
     output = prepare(document, _ECS_OBJECTS)
     if output.get("@timestamp") is None and document.get("SystemTime") is not None:
-        output["@timestamp"] = claimed_time(document["SystemTime"])
+        output["@timestamp"] = document["SystemTime"]
+    if "@timestamp" in output:
+        output["@timestamp"] = claimed_time(output["@timestamp"])
     fill(output, "winlog.channel", system.channel)
     fill(output, "winlog.event_id", system.event_id)
     fill(output, "winlog.record_id", system.record_id)

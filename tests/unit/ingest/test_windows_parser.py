@@ -402,6 +402,7 @@ def test_windows_system_times_become_the_event_time(system_time, stored):
     assert record.user_name == "a"
 
 
-def test_a_system_time_too_large_to_be_a_time_is_refused():
+@pytest.mark.parametrize("field", ["SystemTime", "@timestamp"])
+def test_a_time_too_large_to_be_a_time_is_refused(field):
     with pytest.raises(ParseError, match="too large"):
-        parse(security(4624, SystemTime=10**30))
+        parse(security(4624, **{field: 10**400}))
