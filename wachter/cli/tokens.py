@@ -15,6 +15,7 @@ import click
 from access_control.actor import Actor
 from access_control.tokens import (
     MAX_LIFETIME,
+    Scope,
     create_token,
     get_token,
     list_tokens,
@@ -42,7 +43,7 @@ def token() -> None:
     "--scope",
     "scope_text",
     required=True,
-    help="Comma-separated: events:write, alerts:read, incidents:read, incidents:write.",
+    help=f"Comma-separated, from: {', '.join(scope.value for scope in Scope)}.",
 )
 @click.option(
     "--expires",
