@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from core import InvalidInput
 from core.i18n import N_
 from ingest.parsers.base import Document, FileRecord, ParseError
+from ingest.parsers.json_lines import keyword
 from ingest.timestamps import Flag, parse_time
 
 NAME = "badge-csv"
@@ -301,8 +302,8 @@ class BadgeCsvParser:
             },
         }
         for role, (namespace, field) in _TARGETS.items():
-            cell = values.get(columns.get(role, ""), "").strip()
-            if cell:
+            cell = keyword(values.get(columns.get(role, ""), "").strip())
+            if cell:  # an over-long cell stays in its column only (json_lines.MAX_KEYWORD)
                 document.setdefault(namespace, {})[field] = cell
         return document
 

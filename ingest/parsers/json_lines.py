@@ -24,6 +24,11 @@ DATASET = "generic.json"
 TIME_FIELDS = ("@timestamp", "timestamp", "time", "ts", "date")
 # Beyond 64 bits a number cannot be a time (nor be stored: orjson refuses it).
 _LARGEST_TIME_NUMBER = 2**63
+# finish() refuses an event whose user.name, host.name, … is longer (ingest.normalise
+# MAX_KEYWORD, not imported: normalise imports this package). A parser that derives such a
+# field from a source field must not copy an over-long value: the whole event would be
+# refused, and a 2,000-character user name would hide a failed logon from the rules.
+MAX_KEYWORD = 1024
 _JSON_TYPES = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 
 
@@ -81,6 +86,11 @@ def fill(document: Document, path: str, value: Any) -> None:
     target = branch(document, *parents)
     if target is not None and target.get(leaf) is None:
         target[leaf] = value
+
+
+def keyword(value: Any) -> str | None:
+    """``value`` if it is text short enough for an ECS keyword field, else None."""
+    return value if isinstance(value, str) and len(value) <= MAX_KEYWORD else None
 
 
 def claimed_time(value: Any) -> Any:

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from ingest.parsers.base import Document, ParseError
-from ingest.parsers.json_lines import claimed_time, fill, prepare
+from ingest.parsers.json_lines import claimed_time, fill, keyword, prepare
 
 _ECS_OBJECTS = (
     "event", "host", "user", "source", "destination", "process", "winlog", "related",
@@ -184,9 +184,9 @@ def _add_ecs(output: Document, system: _System, fields: Mapping[str, Any]) -> No
     fill(output, "event.kind", "event")
     if system.event_id is not None:
         fill(output, "event.code", str(system.event_id))
-    fill(output, "event.provider", system.provider)
+    fill(output, "event.provider", keyword(system.provider))
     fill(output, "event.dataset", dataset(system.channel, system.provider))
-    fill(output, "host.name", system.computer)
+    fill(output, "host.name", keyword(system.computer))
     meaning = _meaning(system)
     if meaning is not None:
         fill(output, "event.category", list(meaning.category))
@@ -260,12 +260,12 @@ def _add_users(output: Document, security_id: int | None, fields: Mapping[str, A
 def _account(
     fields: Mapping[str, Any], name_field: str, domain_field: str
 ) -> tuple[str, str | None] | None:
-    name = _text(fields.get(name_field))
-    return (name, _text(fields.get(domain_field))) if name is not None else None
+    name = keyword(_text(fields.get(name_field)))
+    return (name, keyword(_text(fields.get(domain_field)))) if name is not None else None
 
 
 def _split_user(value: Any) -> tuple[str, str | None] | None:
-    text = _text(value)
+    text = keyword(_text(value))
     if text is None:
         return None
     domain, _, name = text.rpartition("\\")

@@ -236,3 +236,13 @@ def test_a_bad_mapping_is_refused_with_what_is_wrong(tmp_path, content, message)
 def test_a_mapping_that_cannot_be_read_is_refused(tmp_path):
     with pytest.raises(InvalidInput, match="Cannot read the badge mapping"):
         load_mapping(tmp_path / "absent.toml")
+
+
+def test_an_over_long_cell_stays_in_its_column_and_the_row_is_still_stored(badge, tmp_path):
+    rows = HEADER + f"2024-05-01T08:00:00Z,1,{'x' * 2000},Door,Zone,Denied,P\n"
+    (record,) = read(badge, write(tmp_path, "export.csv", rows))
+    assert isinstance(record.result, dict)
+    assert "user" not in record.result
+    assert record.result["Holder"] == "x" * 2000
+    stored = finish(record.result, source="file", event_key="k", ingested=RECEIVED)
+    assert stored.outcome == "failure"

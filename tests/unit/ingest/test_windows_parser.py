@@ -406,3 +406,17 @@ def test_windows_system_times_become_the_event_time(system_time, stored):
 def test_a_time_too_large_to_be_a_time_is_refused(field):
     with pytest.raises(ParseError, match="too large"):
         parse(security(4624, **{field: 10**400}))
+
+
+def test_a_failed_logon_with_an_over_long_user_name_is_still_stored():
+    # finish() refuses over-long ECS keywords; copying the name would hide the attempt.
+    record = finish(
+        parse(security(4625, TargetUserName="a" * 2000, IpAddress="10.0.0.1")),
+        source="test",
+        event_key="1",
+        ingested=RECEIVED,
+    )
+    assert record.outcome == "failure"
+    assert record.user_name is None
+    assert record.source_ip == "10.0.0.1"
+    assert '"TargetUserName":"' + "a" * 2000 in record.document
