@@ -48,6 +48,7 @@ log = logging.getLogger("wachter.access_control")
 
 class Scope(StrEnum):
     EVENTS_WRITE = "events:write"
+    EVENTS_READ = "events:read"
     ALERTS_READ = "alerts:read"
     INCIDENTS_READ = "incidents:read"
     INCIDENTS_WRITE = "incidents:write"

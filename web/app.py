@@ -17,6 +17,7 @@ from web.views import (
     api,
     audit,
     console,
+    events,
     ingest_api,  # noqa: F401 - adds POST /api/v1/events to the api blueprint
     ops,
 )
@@ -72,4 +73,5 @@ def create_app(
     app.register_blueprint(api.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(audit.blueprint)
+    app.register_blueprint(events.blueprint)
     return app

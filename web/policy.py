@@ -63,6 +63,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("account.regenerate_recovery_codes", "POST"): Rule(Access.SIGNED_IN, step_up=True),
     ("account.reset_own_mfa", "POST"): Rule(Access.SIGNED_IN, step_up=True),
     ("api.token_introspection", "GET"): Rule(Access.TOKEN),
+    ("api.search_events", "GET"): Rule(Access.TOKEN),
     ("api.ingest_events", "POST"): Rule(Access.TOKEN),
     ("admin.users", "GET"): _console(Permission.USERS_ADMIN),
     ("admin.create_user", "POST"): _console(Permission.USERS_ADMIN),
@@ -76,6 +77,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("admin.create_token", "POST"): _console(Permission.TOKENS_ADMIN, step_up=True),
     ("admin.revoke_token", "POST"): _console(Permission.TOKENS_ADMIN),
     ("audit.entries", "GET"): _console(Permission.AUDIT_READ),
+    ("events.search", "GET"): _console(Permission.EVENTS_READ),
+    ("events.dead_letters", "GET"): _console(Permission.EVENTS_READ),
 }
 
 

@@ -7,13 +7,20 @@ with). Adding a cookie-authenticated view here would need CSRF back: put it else
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify
+import re
+
+from flask import Blueprint, Response, jsonify, request
 from flask.sansio.blueprints import BlueprintSetupState
 
-from access_control.tokens import scopes_of
+from access_control.tokens import Scope, scopes_of
+from core import InvalidInput
+from core.i18n import N_
+from ingest.search import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from web.api_auth import current_token, require_token
+from web.views.events import run_search
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+_LIMIT = re.compile(r"[0-9]{1,9}", re.ASCII)
 
 
 @blueprint.record_once
@@ -33,3 +40,31 @@ def token_introspection() -> Response:
         scopes=sorted(scopes_of(token)),
         expires_at=token.expires_at.isoformat(),
     )
+
+
+@blueprint.get("/events")
+@require_token(Scope.EVENTS_READ)
+def search_events() -> Response:
+    """Events matching ``q`` (Lucene syntax), newest first; ``next`` pages back.
+
+    Arguments: ``q``, ``since``, ``until`` (ISO 8601 or ``now-24h``), ``before`` (the
+    previous answer's ``next``), ``limit`` (default 50, at most 500). A query that cannot
+    be run is a 400 whose message says why and where. Every search is audited.
+    """
+    page = run_search(request.args, limit=_limit(request.args.get("limit", "")))
+    return jsonify(
+        events=[{"id": event.id, "event": event.document} for event in page.events],
+        next=page.next_before,
+    )
+
+
+def _limit(text: str) -> int:
+    if not text:
+        return DEFAULT_PAGE_SIZE
+    if not _LIMIT.fullmatch(text) or int(text) < 1:
+        raise InvalidInput(
+            N_("The limit must be a whole number from 1 to %(limit)d."),
+            field="limit",
+            limit=MAX_PAGE_SIZE,
+        )
+    return int(text)

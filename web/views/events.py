@@ -1,0 +1,175 @@
+"""Event search and the dead letters in the console (EVENTS_READ: SOC analysts, officers).
+
+Both pages show what others sent us, so both are audited reads, and both show it as data:
+escaped by Jinja, and with control characters, line and paragraph separators, bidi and
+other invisible format characters shown as marked escapes (``\\x1b``, ``\\u2028``), so a
+forged log line, a terminal escape or a reordered text cannot pass for something else
+(SECURITY_CASES.md §5.8 #57, #64). A row opens with ``<details>``: no script needed.
+
+The query language is ``ingest.search``'s; ``run_search`` is shared with the JSON API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from markupsafe import Markup, escape
+from werkzeug.datastructures import MultiDict
+
+from access_control import record_audit, record_read
+from core import InvalidInput
+from core.i18n import N_
+from ingest.dead_letters import count_dead_letters, list_dead_letters
+from ingest.search import DEFAULT_PAGE_SIZE, EventPage, search_events
+from web.auth import current_actor
+from web.context import db_session, web_context
+from web.forms import form_errors_in_place
+
+blueprint = Blueprint("events", __name__)
+PAGE_SIZE = DEFAULT_PAGE_SIZE
+MAX_TIME_TEXT = 64  # longer is no time we read; keeps the audit entry small too
+_NUMBER = re.compile(r"[0-9]{1,19}", re.ASCII)
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+@blueprint.get("/events")
+@form_errors_in_place("events/search.html")
+def search() -> str:
+    page = run_search(request.args, limit=PAGE_SIZE)
+    filters = {
+        name: value
+        for name in ("q", "since", "until")
+        if (value := request.args.get(name, "").strip())
+    }
+    # Nothing asked and nothing found: the store is empty, so say how events get in.
+    searched = bool(filters) or "before" in request.args
+    return render_template("events/search.html", page=page, filters=filters, searched=searched)
+
+
+@blueprint.get("/ingest/dead-letters")
+def dead_letters() -> str:
+    before = page_cursor(request.args)
+    database_session = db_session()
+    found = list_dead_letters(database_session, before_id=before, limit=PAGE_SIZE + 1)
+    total = count_dead_letters(database_session)
+    record_read(
+        database_session,
+        actor=current_actor(),
+        record_type="dead_letter",
+        record_id="list",
+        now=web_context().clock.now(),
+    )
+    return render_template(
+        "events/dead_letters.html",
+        letters=found[:PAGE_SIZE],
+        total=total,
+        before=before,
+        older=found[PAGE_SIZE - 1].id if len(found) > PAGE_SIZE else None,
+    )
+
+
+def run_search(args: MultiDict[str, str], *, limit: int) -> EventPage:
+    """Search with the query-string arguments ``q``, ``since``, ``until``, ``before``.
+
+    The search is recorded in the audit trail with what was asked (never what was found):
+    reading events is reading personal data.
+    """
+    query, since, until = args.get("q", ""), _time_text(args, "since"), _time_text(args, "until")
+    before = page_cursor(args)
+    database_session, now = db_session(), web_context().clock.now()
+    page = search_events(
+        database_session,
+        query=query,
+        since=since or None,
+        until=until or None,
+        before=before,
+        limit=limit,
+        now=now,
+    )
+    record_audit(
+        database_session,
+        actor=current_actor(),
+        action="event.read",
+        target="event:search",
+        outcome="success",
+        now=now,
+        details={"query": query, "since": since, "until": until, "before": before},
+    )
+    return page
+
+
+def page_cursor(args: MultiDict[str, str]) -> int | None:
+    """The ``before`` argument: an id to page back from (the range is checked later)."""
+    text = args.get("before", "").strip()
+    if not text:
+        return None
+    if not _NUMBER.fullmatch(text) or int(text) < 1:
+        raise InvalidInput(N_("That page does not exist."), field="before")
+    return int(text)
+
+
+def _time_text(args: MultiDict[str, str], name: str) -> str:
+    text = args.get(name, "").strip()
+    if len(text) > MAX_TIME_TEXT:
+        raise InvalidInput(
+            N_("A time is at most %(limit)d characters."), field=name, limit=MAX_TIME_TEXT
+        )
+    return text
+
+
+@blueprint.app_template_filter("visible")
+def visible(text: object) -> Markup:
+    """``text`` escaped for HTML, its invisible characters shown as marked escapes."""
+    return Markup("") if text is None else _mark_hidden(str(text), json_escapes=False)
+
+
+@blueprint.app_template_filter("event_json")
+def event_json(document: Any) -> Markup:
+    """A document as indented JSON (still valid JSON), invisible characters marked."""
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    return _mark_hidden(text, json_escapes=True)
+
+
+def _mark_hidden(text: str, *, json_escapes: bool) -> Markup:
+    if json_escapes:  # keep the indentation's own line breaks (json.dumps escaped the rest)
+        return Markup("\n").join(_mark_line(line, json_escapes=True) for line in text.split("\n"))
+    return _mark_line(text, json_escapes=False)
+
+
+def _mark_line(text: str, *, json_escapes: bool) -> Markup:
+    # str.isprintable is False for controls, format characters (bidi, zero-width), line
+    # and paragraph separators, surrogates, private-use, unassigned code points and
+    # spaces other than " ": everything that could hide or pose as something else.
+    if text.isprintable():
+        return escape(text)
+    shown: list[Markup] = []
+    start = 0
+    for position, character in enumerate(text):
+        if character.isprintable():
+            continue
+        shown.append(escape(text[start:position]))
+        code = f"U+{ord(character):04X}"
+        hidden = escape(_escaped(character, json_escapes=json_escapes))
+        shown.append(Markup('<mark class="hidden-character" title="%s">%s</mark>') % (code, hidden))
+        if character == "\n":
+            shown.append(Markup("\n"))  # still visible as \n, and multi-line input stays readable
+        start = position + 1
+    shown.append(escape(text[start:]))
+    return Markup("").join(shown)
+
+
+def _escaped(character: str, *, json_escapes: bool) -> str:
+    number = ord(character)
+    if json_escapes:
+        if number > 0xFFFF:  # as a UTF-16 surrogate pair, the way JSON writes it
+            high, low = divmod(number - 0x10000, 0x400)
+            return f"\\u{0xD800 + high:04x}\\u{0xDC00 + low:04x}"
+        return f"\\u{number:04x}"
+    if character in _NAMED:
+        return _NAMED[character]
+    if number <= 0xFF:
+        return f"\\x{number:02x}"
+    return f"\\u{number:04x}" if number <= 0xFFFF else f"\\U{number:08x}"
