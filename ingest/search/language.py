@@ -119,8 +119,9 @@ def _parse(text: str) -> Any:
 
 
 def _position(error: Exception, text: str) -> int:
-    found = _LUQUM_POSITION.search(str(error))
-    return int(found.group(1)) if found else len(text)
+    # The last match: luqum's message quotes the offending text, which may say it too.
+    found = _LUQUM_POSITION.findall(str(error))
+    return int(found[-1]) if found else len(text)
 
 
 def _check_size(syntax: Any) -> None:

@@ -251,6 +251,7 @@ def test_unsupported_syntax_is_refused_with_where_it_is(text, words, position):
         (":x", "cannot be read at character 1", 0),
         ('message:"not closed', "cannot be read from character 9: a quote is not closed", 8),
         ("a\\", "cannot be read from character 2", 1),
+        ('x "at position 1', "cannot be read from character 3", 2),
     ],
 )
 def test_a_syntax_error_says_where_reading_stopped(text, words, position):
