@@ -56,6 +56,13 @@ class FileFormat:
     name: str
     parser: Parser | None
 
+    @property
+    def positions_are_bytes(self) -> bool:
+        """Line formats resume at a byte offset; file parsers say what theirs count."""
+        if isinstance(self.parser, FileParser):
+            return self.parser.positions_are_bytes
+        return True
+
 
 def path_hash(path: Path) -> str:
     return hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()
@@ -72,7 +79,7 @@ def resume_position(session: Session, path: Path, file_format: FileFormat) -> in
     checkpoint = session.get(FileCheckpoint, path_hash(path))
     if checkpoint is None or checkpoint.format != file_format.name:
         return 0
-    by_bytes = not isinstance(file_format.parser, FileParser)
+    by_bytes = file_format.positions_are_bytes
     if by_bytes and checkpoint.offset > path.stat().st_size:
         return 0  # shorter than what we read: truncated or replaced
     if prefix_hash(path, _prefix_length(checkpoint.offset, by_bytes)) != checkpoint.prefix_hash:
@@ -206,7 +213,7 @@ def store_records(
     if checkpoint is None:
         checkpoint = FileCheckpoint(path_hash=key, events=0, rejected=0)
         session.add(checkpoint)
-    by_bytes = not isinstance(file_format.parser, FileParser)
+    by_bytes = file_format.positions_are_bytes
     position = records[-1].position if records else 0
     checkpoint.path = str(path)
     checkpoint.format = file_format.name

@@ -42,12 +42,12 @@ def parse_time(value: object) -> datetime | None:
     if isinstance(value, datetime):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return _from_epoch(float(value))
+        return _from_epoch(_as_float(value))
     text = value.strip() if isinstance(value, str) else ""
     if not text or len(text) > 64:
         return None
     if re.fullmatch(r"-?\d+(\.\d+)?", text):
-        return _from_epoch(float(text))
+        return _from_epoch(_as_float(text))
     # A leap second (23:59:60) is the last instant of its minute.
     text, leap = _LEAP_SECOND.subn(r"\1\2:59.999999", text, count=1)
     if leap and re.search(r":59\.999999\.\d+", text):
@@ -57,6 +57,13 @@ def parse_time(value: object) -> datetime | None:
         return datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         return None
+
+
+def _as_float(value: int | float | str) -> float:
+    try:
+        return float(value)
+    except OverflowError:  # an integer beyond a double (10**400): no time any source means
+        return math.nan
 
 
 def _from_epoch(number: float) -> datetime | None:

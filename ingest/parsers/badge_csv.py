@@ -195,6 +195,7 @@ def _timezone(content: dict[str, Any], path: Path) -> tzinfo:
 class BadgeCsvParser:
     name = NAME
     description = "Badge/door access exports (CSV with a column mapping)"
+    positions_are_bytes = True
 
     def __init__(self, mapping: BadgeMapping) -> None:
         self.mapping = mapping

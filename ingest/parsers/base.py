@@ -75,6 +75,9 @@ class FileRecord:
 class FileParser(Protocol):
     name: str
     description: str
+    # True when ``FileRecord.position`` is a byte offset (badge CSV), False when it counts
+    # records (.evtx); resuming checks a file's head up to a byte position only.
+    positions_are_bytes: bool
 
     def detect_file(self, path: Path, head: bytes) -> bool:
         """``head`` is the file's first 4 KiB."""

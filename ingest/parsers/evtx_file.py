@@ -41,6 +41,7 @@ _WINDOWS = WindowsParser()
 class EvtxFileParser:
     name = "evtx"
     description = "Windows event log files (.evtx)"
+    positions_are_bytes = False
 
     def detect_file(self, path: Path, head: bytes) -> bool:
         return head.startswith(MAGIC)

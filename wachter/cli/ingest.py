@@ -20,7 +20,7 @@ from tqdm import tqdm
 from core import Settings, SystemClock
 from ingest import files
 from ingest.normalise import finish
-from ingest.parsers import FileParser, FileRecord, ParseError, ParserOptions
+from ingest.parsers import FileRecord, ParseError, ParserOptions
 from storage import Database
 from wachter.cli.base import cli, prepare_migrated_command
 from wachter.logs import configure_logging
@@ -52,7 +52,7 @@ def _ingest_one(database: Database, path: Path, file_format: files.FileFormat) -
     size = path.stat().st_size
     with database.snapshot() as session:
         start = files.resume_position(session, path, file_format)
-    by_bytes = not isinstance(file_format.parser, FileParser)
+    by_bytes = file_format.positions_are_bytes
     if by_bytes and start >= size > 0:
         click.echo(f"{path}: already ingested ({size} bytes); nothing new.")
         return
@@ -99,7 +99,7 @@ class _FileRun:
     ) -> None:
         self.database, self.path, self.format = database, path, file_format
         self.position = position
-        self.by_bytes = not isinstance(file_format.parser, FileParser)
+        self.by_bytes = file_format.positions_are_bytes
         self.stored = self.duplicates = self.rejected = 0
 
     def store(self, records: list[FileRecord], progress: tqdm) -> None:
@@ -138,7 +138,7 @@ def parse_files(paths: tuple[Path, ...], format_name: str | None, mapping: Path 
             reason = _print_record(out, record, now)
             if reason:
                 rejected += 1
-                where = "record" if isinstance(file_format.parser, FileParser) else "byte"
+                where = "byte" if file_format.positions_are_bytes else "record"
                 click.echo(f"{path} ({where} {record.key}): {reason}", err=True)
     out.flush()
     if rejected:
