@@ -24,6 +24,7 @@ import orjson
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Float,
     Integer,
     String,
     Text,
@@ -199,41 +200,62 @@ def purge_events(
     return len(ids)
 
 
-class _DocumentField(FunctionElement[str]):
-    """``document_field`` as SQL; compiled per dialect below."""
+class _DocumentValue(FunctionElement[Any]):
+    """A value inside the stored document, as text or as a number; compiled per dialect."""
 
-    type = String()
-    name = "document_field"
+    name = "document_value"
     inherit_cache = True
+
+    def __init__(self, path: Sequence[str], *, number: bool) -> None:
+        if not path or any(not isinstance(part, str) or not part for part in path):
+            raise ValueError("a document path needs one or more non-empty names")
+        sqlite_path = "$" + "".join('."' + part.replace('"', '""') + '"' for part in path)
+        self.type = Float() if number else String()
+        self.number = number
+        super().__init__(
+            Event.document,
+            bindparam(None, sqlite_path, type_=String()),
+            bindparam(None, list(path), type_=postgresql.ARRAY(String())),
+        )
 
 
 def document_field(path: Sequence[str]) -> ColumnElement[str]:
-    """The value at ``path`` (``("user", "name")``) inside the stored document, as text.
-
-    SQLite: ``json_extract(document, '$."user"."name"')``; PostgreSQL:
-    ``document::json #>> '{user,name}'`` (``json``, not ``jsonb``: jsonb refuses the
-    ``\\u0000`` escapes that hostile events may carry). The path is a bound parameter.
-    """
-    if not path or any(not isinstance(part, str) or not part for part in path):
-        raise ValueError("a document path needs one or more non-empty names")
-    sqlite_path = "$" + "".join('."' + part.replace('"', '""') + '"' for part in path)
-    return _DocumentField(
-        Event.document,
-        bindparam(None, sqlite_path, type_=String()),
-        bindparam(None, list(path), type_=postgresql.ARRAY(String())),
-    )
+    """The value at ``path`` (``("user", "name")``) inside the stored document, as text;
+    booleans read ``true``/``false`` on both databases. The path is a bound parameter."""
+    return _DocumentValue(path, number=False)
 
 
-@compiles(_DocumentField, "sqlite")
-def _document_field_sqlite(element: _DocumentField, compiler: Any, **kw: Any) -> str:
-    document, sqlite_path, _ = list(element.clauses)
+def document_number(path: Sequence[str]) -> ColumnElement[float]:
+    """The number at ``path``; NULL for anything but a JSON number (even the text "22"),
+    the same on both databases, and no cast can fail."""
+    return _DocumentValue(path, number=True)
+
+
+@compiles(_DocumentValue, "sqlite")
+def _document_value_sqlite(element: _DocumentValue, compiler: Any, **kw: Any) -> str:
+    document, path, _ = (compiler.process(clause, **kw) for clause in element.clauses)
+    kind, value = f"json_type({document}, {path})", f"json_extract({document}, {path})"
+    if element.number:
+        return f"(CASE WHEN {kind} IN ('integer', 'real') THEN {value} END)"
+    # json_extract gives booleans as 1 and 0 (and numbers as numbers); PostgreSQL and
+    # Elasticsearch say true/false, and text compares the same on both.
     return (
-        f"json_extract({compiler.process(document, **kw)}, {compiler.process(sqlite_path, **kw)})"
+        f"(CASE {kind} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+        f"ELSE CAST({value} AS TEXT) END)"
     )
 
 
-@compiles(_DocumentField, "postgresql")
-def _document_field_postgresql(element: _DocumentField, compiler: Any, **kw: Any) -> str:
-    document, _, array_path = list(element.clauses)
-    column, path = compiler.process(document, **kw), compiler.process(array_path, **kw)
-    return f"(CAST({column} AS json) #>> {path})"
+@compiles(_DocumentValue, "postgresql")
+def _document_value_postgresql(element: _DocumentValue, compiler: Any, **kw: Any) -> str:
+    document, _, path = (compiler.process(clause, **kw) for clause in element.clauses)
+    # PostgreSQL's json type cannot turn the escape \u0000 into text, and one such escape
+    # anywhere in a document fails #> and #>> on it, which would make one hostile event
+    # break every search; as U+FFFD (also 6 characters of JSON) it reads like the others.
+    # (``json``, not ``jsonb``: jsonb refuses \u0000 already on the cast.)
+    as_json = f"CAST(replace({document}, E'\\\\u0000', E'\\\\ufffd') AS json)"
+    if element.number:
+        return (
+            f"(CASE WHEN json_typeof({as_json} #> {path}) = 'number' "
+            f"THEN CAST({as_json} #>> {path} AS double precision) END)"
+        )
+    return f"({as_json} #>> {path})"

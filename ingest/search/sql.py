@@ -1,7 +1,7 @@
 """``conditions`` → a SQLAlchemy WHERE clause over ``storage.events.Event``.
 
 Every value the user typed travels as a bound parameter; field names only choose a
-column or become a bound JSON path (``document_text``), so nothing typed is ever part of
+column or become a bound JSON path (``document_field``), so nothing typed is ever part of
 the SQL text. Wildcard patterns use LIKE with ``!`` as the escape
 character (one that needs no backslash games in either dialect's string literals).
 
@@ -10,9 +10,9 @@ also finds events without a user, as in Elasticsearch, instead of SQL's NULL swa
 them. Case is ignored with ``lower()`` on both sides: SQLite's ``lower`` folds ASCII only,
 PostgreSQL's folds all of Unicode.
 
-``document_text`` reads like ``storage.events.document_field`` but survives documents
-holding ``\\u0000`` on PostgreSQL and gives booleans as ``true``/``false`` on SQLite too
-(see ``_DocumentValue``); ``document_number`` reads only JSON numbers.
+Document fields are read with ``storage.events.document_field`` (text; survives
+``\\u0000`` on PostgreSQL; booleans as ``true``/``false`` on both) and ``document_number``
+(JSON numbers only).
 
 Free-text search runs LIKE over the stored JSON, so the searched text is first written
 the way orjson writes it there (``"`` as ``\\"``, control characters as ``\\u001b``).
@@ -24,10 +24,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import ColumnElement, Float, String, and_, bindparam, func, not_, or_, true
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy import ColumnElement, String, and_, bindparam, func, not_, or_, true
 
 from ingest.search.conditions import (
     TIMESTAMP_FIELD,
@@ -43,7 +40,7 @@ from ingest.search.conditions import (
     Piece,
     Wildcard,
 )
-from storage.events import Event
+from storage.events import Event, document_field, document_number
 
 LIKE_ESCAPE = "!"
 COLUMNS: dict[str, Any] = {
@@ -110,7 +107,7 @@ def _value(field: str) -> ColumnElement[Any]:
     if field in COLUMNS:
         column: ColumnElement[Any] = COLUMNS[field]
         return column
-    return document_text(tuple(field.split(".")))
+    return document_field(tuple(field.split(".")))
 
 
 def _text(value: str) -> ColumnElement[str]:
@@ -140,61 +137,3 @@ def _between(condition: Between) -> ColumnElement[bool]:
     if high is not None:
         tests.append(column <= high if condition.include_high else column < high)
     return and_(*tests)
-
-
-class _DocumentValue(FunctionElement[Any]):
-    """A value inside the stored document, as text or as a number; compiled per dialect."""
-
-    name = "document_value"
-    inherit_cache = True
-
-    def __init__(self, path: tuple[str, ...], *, number: bool) -> None:
-        if not path or not all(path):
-            raise ValueError("a document path needs one or more non-empty names")
-        sqlite_path = "$" + "".join('."' + part.replace('"', '""') + '"' for part in path)
-        self.type = Float() if number else String()
-        self.number = number
-        super().__init__(
-            Event.document,
-            bindparam(None, sqlite_path, type_=String()),
-            bindparam(None, list(path), type_=postgresql.ARRAY(String())),
-        )
-
-
-def document_text(path: tuple[str, ...]) -> ColumnElement[str]:
-    """The value at ``path`` as text (``true``/``false`` for booleans on both databases)."""
-    return _DocumentValue(path, number=False)
-
-
-def document_number(path: tuple[str, ...]) -> ColumnElement[float]:
-    """The number at ``path``; NULL when it is anything but a JSON number (even "22").
-
-    Only JSON numbers count, the same on both databases, and no cast can fail.
-    """
-    return _DocumentValue(path, number=True)
-
-
-@compiles(_DocumentValue, "sqlite")
-def _document_value_sqlite(element: _DocumentValue, compiler: Any, **kw: Any) -> str:
-    document, path, _ = (compiler.process(clause, **kw) for clause in element.clauses)
-    kind, value = f"json_type({document}, {path})", f"json_extract({document}, {path})"
-    if element.number:
-        return f"(CASE WHEN {kind} IN ('integer', 'real') THEN {value} END)"
-    # json_extract gives booleans as 1 and 0; PostgreSQL and Elasticsearch say true/false.
-    return f"(CASE {kind} WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' ELSE {value} END)"
-
-
-@compiles(_DocumentValue, "postgresql")
-def _document_value_postgresql(element: _DocumentValue, compiler: Any, **kw: Any) -> str:
-    document, _, path = (compiler.process(clause, **kw) for clause in element.clauses)
-    # PostgreSQL's json type cannot turn the escape \u0000 into text, and one such escape
-    # anywhere in a document fails #> and #>> on it, which would make one hostile event
-    # break every search; as U+FFFD (also 6 characters of JSON) it reads like the others.
-    # (``json``, not ``jsonb``: jsonb refuses \u0000 already on the cast.)
-    as_json = f"CAST(replace({document}, E'\\\\u0000', E'\\\\ufffd') AS json)"
-    if element.number:
-        return (
-            f"(CASE WHEN json_typeof({as_json} #> {path}) = 'number' "
-            f"THEN CAST({as_json} #>> {path} AS double precision) END)"
-        )
-    return f"({as_json} #>> {path})"
