@@ -68,11 +68,12 @@ _SD_ESCAPE = re.compile(r'\\(["\\\]])', _FLAGS)
 _BOM = "\ufeff"
 _NILABLE = ("host", "app", "procid")
 
-_RFC3164_TIME = re.compile(
+_STAMP = (
     r"(?P<month>[A-Z][a-z]{2}) {1,2}(?P<day>\d{1,2}) (?P<hour>\d\d):(?P<minute>\d\d)"
-    r":(?P<second>\d\d)(?:\.(?P<fraction>\d{1,6}))? +",
-    _FLAGS,
+    r":(?P<second>\d\d)(?:\.(?P<fraction>\d{1,6}))?"
 )
+_RFC3164_STAMP = re.compile(_STAMP + r"\Z", _FLAGS)
+_RFC3164_TIME = re.compile(rf"(?P<stamp>{_STAMP}) +", _FLAGS)
 # rsyslog's RSYSLOG_FileFormat (Debian 12, Ubuntu 23.10+ auth.log): RFC 3339 instead.
 _ISO_TIME = re.compile(
     r"(?P<iso>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:\d\d)?) +", _FLAGS
@@ -194,7 +195,7 @@ def _read_structured_data(rest: str) -> tuple[dict[str, dict[str, Any]], str]:
 def _parse_rfc3164(line: str, priority: int | None, body: str, received: datetime) -> Document:
     time = _RFC3164_TIME.match(body)
     if time is not None:
-        timestamp: datetime | None = _infer_year(time, received)
+        timestamp: datetime | None = _local_time(time["stamp"], received)
     else:
         time = _ISO_TIME.match(body)
         if time is None:
@@ -223,16 +224,19 @@ def _host_and_tag(body: str, start: int) -> tuple[str | None, str | None, str | 
     return header["host"], header["tag"], header["pid"], header.end()
 
 
-def _infer_year(time: re.Match[str], received: datetime) -> datetime:
-    month = MONTHS.get(time["month"])
-    if month is None:
+@functools.lru_cache(maxsize=1024)  # lines of the same second share their time
+def _local_time(stamp: str, received: datetime) -> datetime:
+    """``Mmm dd hh:mm:ss[.ffffff]`` in the latest year that puts it not more than a day after
+    ``received``; naive, as the sender's local time is unknown."""
+    time = _RFC3164_STAMP.match(stamp)
+    month = MONTHS.get(time["month"]) if time is not None else None
+    if time is None or month is None:
         raise ParseError("invalid RFC 3164 timestamp (unknown month)")
     fraction = time["fraction"]
     day, hour, minute, second = map(int, time.group("day", "hour", "minute", "second"))
     micro = int(fraction.ljust(6, "0")) if fraction else 0
     latest = _latest_time(received)
-    # The latest year not more than a day ahead; 29 February goes back to a leap year.
-    for year in range(latest.year, latest.year - 8, -1):
+    for year in range(latest.year, latest.year - 8, -1):  # 29 February: back to a leap year
         try:
             moment = datetime(year, month, day, hour, minute, second, micro)  # noqa: DTZ001
         except ValueError:
