@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from ingest.parsers.base import Document, ParseError
+from ingest.parsers.base import MAX_KEYWORD, Document, ParseError
 from ingest.timestamps import Flag, check_time, format_time, parse_time
 from storage.events import EventRecord
 
@@ -38,8 +38,7 @@ _IP_FIELDS = (
     ("source", "ip"), ("destination", "ip"), ("client", "ip"), ("server", "ip"), ("host", "ip"),
 )  # fmt: skip
 _OUTCOMES = frozenset({"success", "failure", "unknown"})
-# Keyword fields people filter on; ECS indexes keywords up to 1,024 characters.
-MAX_KEYWORD = 1024
+# Keyword fields people filter on; longer values are refused (parsers.base.MAX_KEYWORD).
 _KEYWORDS = (
     ("host", "name"), ("user", "name"), ("event", "dataset"), ("event", "action"),
     ("event", "code"), ("source", "domain"),

@@ -304,7 +304,7 @@ class BadgeCsvParser:
         }
         for role, (namespace, field) in _TARGETS.items():
             cell = keyword(values.get(columns.get(role, ""), "").strip())
-            if cell:  # an over-long cell stays in its column only (json_lines.MAX_KEYWORD)
+            if cell:  # an over-long cell stays in its column only (parsers.base.MAX_KEYWORD)
                 document.setdefault(namespace, {})[field] = cell
         return document
 

@@ -28,6 +28,11 @@ from typing import Any, Protocol, runtime_checkable
 
 Document = dict[str, Any]
 MAX_REASON = 200
+# Longest value of a keyword field people filter on (user.name, host.name, …); ECS indexes
+# keywords up to 1,024 characters. ``normalise.finish`` refuses an event with a longer one,
+# so a parser that derives such a field must leave an over-long value out instead: a
+# 2,000-character user name must not hide a failed logon from the rules.
+MAX_KEYWORD = 1024
 
 
 class ParseError(ValueError):

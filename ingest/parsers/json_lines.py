@@ -17,18 +17,13 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ingest.parsers.base import Document, ParseError
+from ingest.parsers.base import MAX_KEYWORD, Document, ParseError
 
 DATASET = "generic.json"
 # Where senders put an event's time, most specific first.
 TIME_FIELDS = ("@timestamp", "timestamp", "time", "ts", "date")
 # Beyond 64 bits a number cannot be a time (nor be stored: orjson refuses it).
 _LARGEST_TIME_NUMBER = 2**63
-# finish() refuses an event whose user.name, host.name, … is longer (ingest.normalise
-# MAX_KEYWORD, not imported: normalise imports this package). A parser that derives such a
-# field from a source field must not copy an over-long value: the whole event would be
-# refused, and a 2,000-character user name would hide a failed logon from the rules.
-MAX_KEYWORD = 1024
 _JSON_TYPES = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
 
 

@@ -26,8 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest.parsers.base import Document, ParseError, Parser
-from ingest.parsers.json_lines import MAX_KEYWORD
+from ingest.parsers.base import MAX_KEYWORD, Document, ParseError, Parser
 from ingest.timestamps import parse_time
 
 FACILITIES = (
@@ -378,7 +377,7 @@ def set_port(document: Document, port: str) -> None:
 
 def set_user(document: Document, name: str, *, effective: bool = False) -> None:
     """``user.name`` (or ``user.effective.name``). An empty name is left out, and so is one
-    too long for a keyword: ``finish`` would refuse the whole event (json_lines.MAX_KEYWORD),
+    too long for a keyword: ``finish`` would refuse the whole event (base.MAX_KEYWORD),
     hiding, say, a failed login from the rules; the name stays in the message."""
     if not name or len(name) > MAX_KEYWORD:
         return
