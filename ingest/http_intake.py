@@ -22,6 +22,7 @@ import orjson
 from ingest.batches import Batch
 from ingest.normalise import content_key, quarantine_reserved
 from ingest.parsers import DocumentParser, LineParser, ParseError, detect_document_parser
+from ingest.parsers.json_lines import as_document
 
 MAX_ITEM_BYTES = 256 * 1024
 MAX_ITEMS = 100_000
@@ -97,18 +98,16 @@ def receive_body(
         try:
             if isinstance(value, ParseError):
                 raise value
-            if not isinstance(value, dict):
-                raise ParseError(f"expected a JSON object, got {_json_type(value)}")
-            quarantine_reserved(value)
+            item = quarantine_reserved(as_document(value))
             if line_parser is not None:
-                document = _parse_message(value, line_parser, batch)
+                document = _parse_message(item, line_parser, batch)
             else:
-                chosen = document_parser or detect_document_parser(value)
-                document = chosen.parse_document(value, received=batch.ingested)
+                chosen = document_parser or detect_document_parser(item)
+                document = chosen.parse_document(item, received=batch.ingested)
         except ParseError as error:
             batch.reject(error.reason, raw, index=index)
             continue
-        batch.add(document, event_key=_event_key(value, raw), raw=raw, index=index)
+        batch.add(document, event_key=_event_key(item, raw), raw=raw, index=index)
 
 
 def _parse_message(value: dict[str, Any], parser: LineParser, batch: Batch) -> dict[str, Any]:
@@ -129,8 +128,3 @@ def _event_key(value: dict[str, Any], raw: bytes) -> str:
     if isinstance(given, str | int) and not isinstance(given, bool) and str(given):
         return content_key("id", str(given))
     return content_key("content", raw)
-
-
-def _json_type(value: Any) -> str:
-    names = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number")
