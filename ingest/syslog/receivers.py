@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import socket
 import ssl
 import threading
@@ -198,18 +199,25 @@ def server_context(settings: Settings) -> ssl.SSLContext:
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if not (settings.syslog_tls_cert and settings.syslog_tls_key):  # Settings refuses this too
         raise ReceiverStartError("WACHTER_SYSLOG_TLS_CERT", "needs a certificate and a key")
+    # OpenSSL's own words ("[SSL] PEM lib (_ssl.c:3905)") do not help; say what it means.
     try:
         context.load_cert_chain(settings.syslog_tls_cert, settings.syslog_tls_key)
-    except (OSError, ssl.SSLError) as error:
+    except ssl.SSLError:
+        problem = "not a PEM certificate with its matching private key (WACHTER_SYSLOG_TLS_KEY)"
+        raise ReceiverStartError("WACHTER_SYSLOG_TLS_CERT", problem) from None
+    except OSError as error:
         raise ReceiverStartError(
-            "WACHTER_SYSLOG_TLS_CERT", f"cannot load the certificate and key: {_reason(error)}"
+            "WACHTER_SYSLOG_TLS_CERT", f"cannot read the certificate or key: {_reason(error)}"
         ) from None
     if settings.syslog_tls_client_ca:
         try:
             context.load_verify_locations(cafile=settings.syslog_tls_client_ca)
-        except (OSError, ssl.SSLError) as error:
+        except ssl.SSLError:
+            problem = "not a bundle of PEM CA certificates"
+            raise ReceiverStartError("WACHTER_SYSLOG_TLS_CLIENT_CA", problem) from None
+        except OSError as error:
             raise ReceiverStartError(
-                "WACHTER_SYSLOG_TLS_CLIENT_CA", f"cannot load the CA bundle: {_reason(error)}"
+                "WACHTER_SYSLOG_TLS_CLIENT_CA", f"cannot read the CA bundle: {_reason(error)}"
             ) from None
         context.verify_mode = ssl.CERT_REQUIRED
     return context
@@ -226,8 +234,10 @@ def _naming(variable: str, address: tuple[str, int]) -> Iterator[None]:
 
 
 def _reason(error: BaseException) -> str:
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror[0].lower() + error.strerror[1:]
+    """One short line: the system's words for an errno (asyncio wraps them in more text)."""
+    if isinstance(error, OSError) and error.errno:
+        text = os.strerror(error.errno)
+        return text[0].lower() + text[1:]
     return str(error).split("\n", 1)[0]
 
 

@@ -24,7 +24,10 @@ from storage import Database
 from storage.events import APPEND_LOCK, Event
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-RFC3164 = b"<38>Mar  1 11:59:58 bastion sshd[4242]: Failed password for root from 192.0.2.7"
+RFC3164 = (
+    b"<38>Mar  1 11:59:58 bastion sshd[4242]: "
+    b"Failed password for root from 192.0.2.7 port 40022 ssh2"
+)
 RFC5424 = (
     b'<34>1 2026-03-01T11:59:59.123Z web01 sshd 4243 ID47 [origin ip="10.0.0.9"] '
     b"Accepted publickey for alice from 192.0.2.8 port 51234 ssh2"
@@ -131,10 +134,21 @@ def settle(running: Running) -> None:
 def test_rfc3164_and_rfc5424_datagrams_arrive_as_events(running):
     running.send_udp(RFC3164 + b"\n", RFC5424)
     events = wait_for_events(running.database, 2)
-    assert sorted(originals(events)) == sorted([RFC3164.decode(), RFC5424.decode()])
+    by_host = {event["host"]["name"]: event for event in events}
+    bsd, ietf = by_host["bastion"], by_host["web01"]
+    assert bsd["event"]["original"] == RFC3164.decode()
+    assert ietf["event"]["original"] == RFC5424.decode()
     for event in events:
         assert event["log"]["source"]["address"] == "127.0.0.1"
         assert event["event"]["ingested"] == "2026-03-01T12:00:00Z"
+        assert event["event"]["dataset"] == "system.auth"
+        assert event["process"]["name"] == "sshd"
+    assert bsd["log"]["syslog"]["facility"]["name"] == "auth"
+    assert (bsd["event"]["outcome"], bsd["user"]["name"]) == ("failure", "root")
+    assert bsd["source"]["ip"] == "192.0.2.7"
+    assert ietf["@timestamp"] == "2026-03-01T11:59:59.123000Z"
+    assert ietf["log"]["syslog"]["structured_data"] == {"origin": {"ip": "10.0.0.9"}}
+    assert (ietf["event"]["outcome"], ietf["user"]["name"]) == ("success", "alice")
 
 
 def test_an_empty_datagram_is_ignored(running):
@@ -204,6 +218,15 @@ def test_a_blank_message_is_a_dead_letter(running):
     assert dead.receiver == "syslog-tcp"
     assert dead.source == "127.0.0.1"
     assert dead.raw == "   "
+
+
+def test_a_line_that_is_not_syslog_is_a_dead_letter_with_the_reason(running):
+    running.send_tcp(b"just some text\n<13>Mar  1 11:00:00 host app: fine\n")
+    settle(running)
+    assert originals(stored(running.database)) == ["<13>Mar  1 11:00:00 host app: fine"]
+    [dead] = dead_letters(running.database)
+    assert dead.raw == "just some text"
+    assert dead.reason == "no syslog header (expected <PRI> or a timestamp)"
 
 
 def test_the_last_line_without_a_newline_counts_when_the_sender_closes(running):
@@ -325,13 +348,15 @@ def test_log_injection_content_is_stored_verbatim_one_event_per_frame(running):
     assert originals(wait_for_events(running.database, len(frames))) == INJECTIONS
 
 
-def test_with_lf_framing_an_embedded_newline_starts_a_new_event(running):
-    # What LF framing means, and why senders should use octet counting (docs/shippers.md).
+def test_with_lf_framing_an_embedded_newline_ends_the_message(running):
+    # What LF framing means, and why senders should use octet counting (docs/shippers.md):
+    # the forged half is a line of its own, never part of the genuine event.
+    first, forged = INJECTIONS[0].split("\n")
     running.send_tcp(INJECTIONS[0].encode() + b"\n" + INJECTIONS[3].encode() + b"\n")
-    assert originals(wait_for_events(running.database, 3)) == [
-        *INJECTIONS[0].split("\n"),
-        INJECTIONS[3],
-    ]
+    settle(running)
+    assert originals(stored(running.database)) == [first, INJECTIONS[3]]
+    [dead] = dead_letters(running.database)
+    assert (dead.raw, dead.reason) == (forged, "no syslog header (expected <PRI> or a timestamp)")
 
 
 def test_a_parser_crash_becomes_a_dead_letter_and_receiving_goes_on(running, monkeypatch, caplog):

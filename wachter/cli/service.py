@@ -10,6 +10,7 @@ from access_control import enrolment, users
 from core import SystemClock
 from storage import Database, migrate
 from wachter.cli.base import StartupFailed, cli, prepare_command
+from wachter.collectors import announcement, collecting
 from wachter.jobs import JOBS, BackgroundJobs
 from wachter.server import running, serve_http, wait_for_signal
 from web import create_app
@@ -37,7 +38,12 @@ def serve(host: str | None, port: int | None) -> None:
             click.echo(f"(valid for one hour, works once): {public}/setup/{setup_token}")
         click.echo(f"Sign in at {public}/login · readiness at {base_url}/readyz · stop with Ctrl+C")
 
-    with running(BackgroundJobs(database, JOBS, clock=SystemClock())):
+    with (
+        collecting(settings, database) as listeners,
+        running(BackgroundJobs(database, JOBS, clock=SystemClock())),
+    ):
+        for listener in listeners:
+            click.echo(announcement(listener))
         serve_http(
             app,
             settings,
@@ -59,10 +65,15 @@ def _first_run_setup_token(database: Database) -> str | None:
 @cli.command()
 def worker() -> None:
     """Run the collectors and background jobs only (add as many as you need)."""
-    _settings, database = prepare_command()
+    settings, database = prepare_command()
     if not migrate.is_up_to_date(database):
         raise StartupFailed("the database schema is not up to date; run `wachter db upgrade` first")
-    with running(BackgroundJobs(database, JOBS, clock=SystemClock())):
+    with (
+        collecting(settings, database) as listeners,
+        running(BackgroundJobs(database, JOBS, clock=SystemClock())),
+    ):
+        for listener in listeners:
+            click.echo(announcement(listener))
         wait_for_signal(lambda: click.echo("Wachter worker running; stop with Ctrl+C"))
     database.dispose()
 
