@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import signal
+import time
 import uuid
 
 import pytest
 import requests
+from sqlalchemy import select
 
-from storage import migrate
+from access_control import Actor
+from access_control.audit import record
+from core import SystemClock
+from storage import Database, migrate
+from storage.events import Event
 from tests.support.processes import clean_env, run_wachter, started
 
 HEAD = migrate.head_revision()
@@ -138,3 +144,31 @@ def test_worker_runs_until_terminated(tmp_path, service_env):
         worker.wait_for_line("Wachter worker running")
         assert worker.stop(signal.SIGTERM) == 0
         assert worker.process.returncode == 0
+
+
+def test_serve_runs_the_ingest_jobs_its_own_sign_ins_become_events(tmp_path, env):
+    assert run_wachter("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
+    database = Database.from_url(f"sqlite:///{tmp_path / 'var' / 'wachter.db'}")
+    try:
+        with started("serve", "--port", "0", cwd=tmp_path, env=env) as service:
+            service.wait_for_line("Wachter is running at ")
+            with database.unit_of_work() as session:
+                record(
+                    session,
+                    actor=Actor(name="anonymous", ip="192.0.2.9"),
+                    action="auth.password.failure",
+                    target="user:mallory",
+                    outcome="failure",
+                    now=SystemClock().now(),
+                )
+            deadline = time.monotonic() + 20
+            found = []
+            while not found and time.monotonic() < deadline:
+                time.sleep(0.5)
+                with database.snapshot() as session:
+                    found = [e.data for e in session.scalars(select(Event))]
+            assert service.stop(signal.SIGTERM) == 0
+    finally:
+        database.dispose()
+    assert [event["event"]["dataset"] for event in found] == ["wachter.auth"]
+    assert found[0]["user"]["name"] == "mallory"

@@ -11,7 +11,7 @@ from core import SystemClock
 from storage import Database, migrate
 from wachter.cli.base import StartupFailed, cli, prepare_command
 from wachter.collectors import announcement, collecting
-from wachter.jobs import JOBS, BackgroundJobs
+from wachter.jobs import BackgroundJobs, jobs_for
 from wachter.server import running, serve_http, wait_for_signal
 from web import create_app
 
@@ -40,7 +40,7 @@ def serve(host: str | None, port: int | None) -> None:
 
     with (
         collecting(settings, database) as listeners,
-        running(BackgroundJobs(database, JOBS, clock=SystemClock())),
+        running(BackgroundJobs(database, jobs_for(settings), clock=SystemClock())),
     ):
         for listener in listeners:
             click.echo(announcement(listener))
@@ -70,7 +70,7 @@ def worker() -> None:
         raise StartupFailed("the database schema is not up to date; run `wachter db upgrade` first")
     with (
         collecting(settings, database) as listeners,
-        running(BackgroundJobs(database, JOBS, clock=SystemClock())),
+        running(BackgroundJobs(database, jobs_for(settings), clock=SystemClock())),
     ):
         for listener in listeners:
             click.echo(announcement(listener))
