@@ -1,8 +1,8 @@
 """Ingest throughput of a real ``wachter serve`` on embedded SQLite, against the peer the
 issue names: the same events written by a plain ``executemany`` loop, in the same run.
 
-    .venv/bin/python bench/ingest.py               # 5 minutes per phase (the issue's figure)
-    .venv/bin/python bench/ingest.py --duration 60
+    .venv/bin/python bench/ingest/run.py               # 5 minutes per phase (the issue's figure)
+    .venv/bin/python bench/ingest/run.py --duration 60
 
 Phases: (1) HTTP NDJSON, batches of 1,000 events over keep-alive connections from a
 separate client process, counted when acknowledged (202 comes after the commit);
@@ -33,7 +33,6 @@ from urllib.parse import urlsplit
 
 import orjson
 
-ROOT = Path(__file__).resolve().parents[1]
 WACHTER = Path(sys.executable).with_name("wachter")
 BATCH = 1000
 PLACEHOLDER = b"#########"  # replaced by a batch number, so every event is unique
