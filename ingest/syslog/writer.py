@@ -180,7 +180,7 @@ class Writer:
         pause = 0.1
         while True:
             try:
-                with self.database.unit_of_work() as session:
+                with self.database.writer() as session:
                     for batch in batches:
                         batch.store(session)
                 return True
