@@ -23,6 +23,7 @@ run: install
 test: install-test
 	bash scripts/ensure-postgres
 	bash scripts/ensure-chromium
+	bash scripts/ensure-rsyslog
 	$(MAKE) --no-print-directory lint typecheck imports pytest
 
 $(BIN)/python:
