@@ -8,6 +8,7 @@ whole serialised once, with a size limit.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 from collections.abc import Iterable
@@ -33,10 +34,8 @@ ECS_OBJECTS = frozenset(
 )  # fmt: skip
 
 
-# ECS fields of type ip; a value that is no address is refused, not stored as a string.
-_IP_FIELDS = (
-    ("source", "ip"), ("destination", "ip"), ("client", "ip"), ("server", "ip"), ("host", "ip"),
-)  # fmt: skip
+# ECS objects whose ``ip`` field must hold addresses (refused otherwise, not stored as text).
+_IP_GROUPS = ("source", "destination", "client", "server", "host")
 _OUTCOMES = frozenset({"success", "failure", "unknown"})
 # Keyword fields people filter on; longer values are refused (parsers.base.MAX_KEYWORD).
 _KEYWORDS = (
@@ -66,22 +65,17 @@ def finish(
 
     Raises ``ParseError`` when a field ECS types strictly (IP addresses, ``event.outcome``,
     ``event.severity``, keyword lengths) holds something else (SECURITY_CASES.md #63).
+    This runs once per event on every path in, so it reads each object once (bench/ingest).
     """
     _move_clashing_fields(document)
     _check_fields(document)
-    wachter = document.setdefault("wachter", {})
     raw_time = document.pop("@timestamp", None)
     claimed = parse_time(raw_time)
     timestamp, time_flags = check_time(claimed, ingested=ingested)
     if raw_time is not None and claimed is None:
-        wachter["original_timestamp"] = str(raw_time)[:64]
+        document.setdefault("wachter", {})["original_timestamp"] = str(raw_time)[:64]
         time_flags = [Flag.TIMESTAMP_INVALID]
-    own_flags = wachter.get("flags", [])
-    all_flags = sorted({*flags, *time_flags, *(own_flags if isinstance(own_flags, list) else [])})
-    if all_flags:
-        wachter["flags"] = all_flags
-    elif not wachter:
-        del document["wachter"]
+    all_flags = _flags(document, flags, time_flags)
     event = document.setdefault("event", {})
     event.setdefault("kind", "event")
     event["ingested"] = format_time(ingested)
@@ -92,6 +86,7 @@ def finish(
         raise ParseError(f"event cannot be stored as JSON: {error}") from None
     if len(serialised) > MAX_EVENT_BYTES:
         raise ParseError(f"event is larger than {MAX_EVENT_BYTES // 1024} KiB")
+    host, user, origin = document.get("host"), document.get("user"), document.get("source")
     return EventRecord(
         source=source,
         event_key=event_key,
@@ -99,12 +94,24 @@ def finish(
         ingested=ingested,
         document=serialised,
         dataset=_text(event.get("dataset")),
-        host_name=_text(_get(document, "host", "name")),
-        user_name=_text(_get(document, "user", "name")),
-        source_ip=_text(_get(document, "source", "ip")),
+        host_name=_text(host.get("name")) if host else None,
+        user_name=_text(user.get("name")) if user else None,
+        source_ip=_text(origin.get("ip")) if origin else None,
         outcome=_text(event.get("outcome")),
         flags=",".join(all_flags) or None,
     )
+
+
+def _flags(document: Document, given: Iterable[Flag], from_time: list[Flag]) -> list[str]:
+    """All quality flags, sorted, written to ``wachter.flags``; an empty ``wachter`` goes."""
+    wachter = document.get("wachter")
+    own = wachter.get("flags") if wachter else None
+    all_flags = sorted({*given, *from_time, *(own if isinstance(own, list) else ())})
+    if all_flags:
+        document.setdefault("wachter", {})["flags"] = all_flags
+    elif wachter is not None and not wachter:
+        del document["wachter"]
+    return all_flags
 
 
 def quarantine_reserved(document: Document) -> Document:
@@ -119,24 +126,33 @@ def quarantine_reserved(document: Document) -> Document:
 
 
 def _check_fields(document: Document) -> None:
-    for group, name in _IP_FIELDS:
-        value = _get(document, group, name)
+    # The groups read here are all ECS objects: _move_clashing_fields made them dicts.
+    for group in _IP_GROUPS:
+        found = document.get(group)
+        value = found.get("ip") if found else None
         if value is not None and not all(_is_ip(item) for item in _as_list(value)):
-            raise ParseError(f"{group}.{name} is not an IP address")
-    outcome = _get(document, "event", "outcome")
-    if outcome is not None and outcome not in _OUTCOMES:
-        raise ParseError("event.outcome must be success, failure or unknown")
-    severity = _get(document, "event", "severity")
-    if severity is not None and not _is_whole_number(severity):
-        raise ParseError("event.severity must be a whole number")
+            raise ParseError(f"{group}.ip is not an IP address")
+    event = document.get("event")
+    if event:
+        outcome, severity = event.get("outcome"), event.get("severity")
+        if outcome is not None and (not isinstance(outcome, str) or outcome not in _OUTCOMES):
+            raise ParseError("event.outcome must be success, failure or unknown")
+        if severity is not None and not _is_whole_number(severity):
+            raise ParseError("event.severity must be a whole number")
     for group, name in _KEYWORDS:
-        value = _get(document, group, name)
+        found = document.get(group)
+        value = found.get(name) if found else None
         if isinstance(value, str) and len(value) > MAX_KEYWORD:
             raise ParseError(f"{group}.{name} is longer than {MAX_KEYWORD} characters")
 
 
 def _is_ip(value: Any) -> bool:
-    if not isinstance(value, str) or "%" in value:  # zone ids are no address (ECS ip type)
+    return isinstance(value, str) and _is_ip_text(value)
+
+
+@functools.lru_cache(maxsize=8192)  # the same addresses arrive again and again
+def _is_ip_text(value: str) -> bool:
+    if "%" in value:  # zone ids are no address (ECS ip type)
         return False
     try:
         ipaddress.ip_address(value)
@@ -165,15 +181,6 @@ def _move_clashing_fields(document: Document) -> None:
     }
     if clashing:  # any non-object "labels" was popped above, so this is a dict
         document.setdefault("labels", {}).update(clashing)
-
-
-def _get(document: Document, *path: str) -> Any:
-    value: Any = document
-    for name in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(name)
-    return value
 
 
 def _text(value: Any) -> str | None:

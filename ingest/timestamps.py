@@ -9,6 +9,7 @@ use ``event.ingested``, so a forged future time cannot keep an event on top of a
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import UTC, datetime, timedelta
@@ -43,7 +44,12 @@ def parse_time(value: object) -> datetime | None:
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return _from_epoch(_as_float(value))
-    text = value.strip() if isinstance(value, str) else ""
+    return _parse_text(value) if isinstance(value, str) else None
+
+
+@functools.lru_cache(maxsize=4096)  # events of the same second share their time text
+def _parse_text(value: str) -> datetime | None:
+    text = value.strip()
     if not text or len(text) > 64:
         return None
     if re.fullmatch(r"-?\d+(\.\d+)?", text):
@@ -95,6 +101,7 @@ def check_time(claimed: datetime | None, *, ingested: datetime) -> tuple[datetim
     return in_utc, flags
 
 
+@functools.lru_cache(maxsize=4096)
 def format_time(moment: datetime) -> str:
     """ECS ``@timestamp``: ISO 8601 in UTC with a ``Z`` and microseconds when there are any."""
     text = moment.astimezone(UTC).isoformat()

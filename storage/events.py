@@ -132,8 +132,13 @@ _COLUMNS = (
 )  # fmt: skip
 # Built from the constant column names above, never from input (hence the S608 waivers).
 _INSERT = f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({{}}) ON CONFLICT DO NOTHING"  # noqa: S608
-_INSERT_QMARK = _INSERT.format(", ".join(["?"] * len(_COLUMNS)))
 _INSERT_FORMAT = _INSERT.format(", ".join(["%s"] * len(_COLUMNS)))
+# SQLite: the whole batch as one JSON array of rows, unpacked by SQLite itself.
+_INSERT_JSON = (
+    f"INSERT INTO event ({', '.join(_COLUMNS)}) "  # noqa: S608
+    f"SELECT {', '.join(f'value ->> {i}' for i in range(len(_COLUMNS)))} FROM json_each(?) "
+    "WHERE true ON CONFLICT DO NOTHING"  # WHERE: SQLite's parser needs it before ON CONFLICT
+)
 
 
 def append_events(session: Session, records: Sequence[EventRecord]) -> int:
@@ -141,9 +146,13 @@ def append_events(session: Session, records: Sequence[EventRecord]) -> int:
 
     Returns how many were new. The caller's unit of work commits them.
 
-    This is the ingest hot path, so it goes to the driver's ``executemany`` with the rows
-    as tuples (benchmarked in bench/ingest: SQLAlchemy's per-row parameter handling and
-    RETURNING cost a quarter of the throughput). The times still pass through the
+    This is the ingest hot path (bench/ingest). On SQLite the batch goes in as ONE
+    statement over a JSON array of rows (``json_each``): SQLite unpacks it in C with the
+    GIL released for the whole batch. ``executemany`` takes the GIL back after every row,
+    and while request threads parse the next batches in Python each row then waits for
+    the interpreter's switch interval: measured beside one busy Python thread, 2,700 rows/s
+    with executemany against 19,800 with json_each (alone: 74,600 and 57,900). PostgreSQL
+    gets the driver's ``executemany`` (psycopg pipelines it). The times pass through the
     column type's own bind processor, so they are stored exactly as the ORM stores them.
     """
     if not records:
@@ -151,9 +160,6 @@ def append_events(session: Session, records: Sequence[EventRecord]) -> int:
     connection = session.connection()
     dialect = connection.dialect
     to_db = Event.__table__.c.timestamp.type._cached_bind_processor(dialect)
-    if dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
-    statement = _INSERT_QMARK if dialect.paramstyle == "qmark" else _INSERT_FORMAT
     rows = [
         (
             _column("source", r.source),
@@ -170,7 +176,11 @@ def append_events(session: Session, records: Sequence[EventRecord]) -> int:
         )
         for r in records
     ]
-    result = connection.exec_driver_sql(statement, rows)
+    if dialect.name == "sqlite":
+        result = connection.exec_driver_sql(_INSERT_JSON, (orjson.dumps(rows).decode(),))
+    else:
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
+        result = connection.exec_driver_sql(_INSERT_FORMAT, rows)
     return int(result.rowcount)
 
 

@@ -13,6 +13,7 @@ to ``labels`` before the parser adds ECS fields there (as ``ingest.normalise.fin
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -43,7 +44,7 @@ def prepare(document: Document, ecs_objects: Iterable[str]) -> Document:
     set_aside: dict[str, Any] = {}
     if "wachter" in prepared:
         set_aside["wachter"] = prepared.pop("wachter")
-    for name in sorted({*ecs_objects, "labels"}):
+    for name in _object_names(tuple(ecs_objects)):
         value = prepared.get(name)
         if isinstance(value, dict):
             prepared[name] = dict(value)
@@ -52,6 +53,11 @@ def prepare(document: Document, ecs_objects: Iterable[str]) -> Document:
     if set_aside:
         prepared.setdefault("labels", {}).update(set_aside)
     return prepared
+
+
+@functools.cache
+def _object_names(ecs_objects: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(sorted({*ecs_objects, "labels"}))
 
 
 def branch(document: Document, *path: str) -> dict[str, Any] | None:
@@ -77,10 +83,26 @@ def fill(document: Document, path: str, value: Any) -> None:
     """Set the dotted ``path`` to ``value`` unless the sender already gave it (or None)."""
     if value is None:
         return
-    *parents, leaf = path.split(".")
-    target = branch(document, *parents)
-    if target is not None and target.get(leaf) is None:
+    parents, leaf = _split_path(path)
+    if len(parents) == 1:  # most ECS fields (event.code, host.name): no descent to copy
+        target = document.get(parents[0])
+        if target is None:
+            target = document[parents[0]] = {}
+        elif not isinstance(target, dict):
+            return
+    else:
+        found = branch(document, *parents)
+        if found is None:
+            return
+        target = found
+    if target.get(leaf) is None:
         target[leaf] = value
+
+
+@functools.cache
+def _split_path(path: str) -> tuple[tuple[str, ...], str]:
+    *parents, leaf = path.split(".")
+    return tuple(parents), leaf
 
 
 def keyword(value: Any) -> str | None:

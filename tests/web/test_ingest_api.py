@@ -30,7 +30,10 @@ def ndjson(*documents) -> bytes:
 
 def post(client, token, body, *, content_type="application/x-ndjson", query="", **headers):
     return client.post(
-        URL + query, data=body, headers={**bearer(token), **headers}, content_type=content_type
+        URL + query,
+        data=body,
+        headers={**bearer(token), "Accept-Language": "en", **headers},
+        content_type=content_type,
     )
 
 
@@ -137,6 +140,16 @@ def test_an_item_over_the_size_limit_is_rejected_alone(client, token, db_session
     letter = db_session.scalars(select(DeadLetter)).one()
     assert letter.raw_size == len(huge)
     assert len(letter.raw) == 8 * 1024  # kept cut, the size tells how large it was
+
+
+def test_the_refusal_speaks_dutch_by_default(client, token):
+    response = client.post(
+        URL, data=b"[oops", headers=bearer(token), content_type="application/json"
+    )
+
+    assert response.get_json()["error"]["message"].startswith(
+        "De inhoud is geen reeks gebeurtenissen"
+    )
 
 
 def test_a_body_that_is_no_batch_is_refused_whole(client, token, db_session):
@@ -324,3 +337,9 @@ def test_one_pretty_printed_json_object_is_one_event(client, token, db_session):
 
     assert response.get_json()["accepted"] == 1
     assert stored(db_session)[0]["user"]["name"] == "user1"
+
+
+def test_an_outcome_of_the_wrong_type_is_refused_not_a_crash(client, token):
+    response = post(client, token, ndjson({"event": {"outcome": []}}, {"event": {"outcome": {}}}))
+
+    assert [item["index"] for item in response.get_json()["rejected"]] == [0, 1]
