@@ -25,6 +25,9 @@ def collecting(
     A listener that cannot start (port taken, no permission, unreadable certificate) ends
     start-up with one line naming the setting.
     """
+    if not (settings.syslog_udp or settings.syslog_tcp or settings.syslog_tls):
+        yield ()  # all switched off: no threads either
+        return
     receivers = SyslogReceivers(settings, database, clock or SystemClock())
     try:
         listeners = receivers.start()

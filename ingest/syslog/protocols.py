@@ -34,25 +34,25 @@ WARNING_INTERVAL = 10.0  # seconds: at most one "dropped"/"refused" warning per 
 class Tally:
     """Counts occurrences and logs a warning with the count, at most once per interval."""
 
-    def __init__(self, message: str, field: str, *, clock: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, message: str, field: str, *, loop: asyncio.AbstractEventLoop) -> None:
         self.message = message
         self.field = field
         self.total = 0
-        self._clock = clock
+        self._loop = loop
         self._unreported = 0
         self._reported_at = -WARNING_INTERVAL
 
     def add(self) -> None:
         self.total += 1
         self._unreported += 1
-        if self._clock.time() - self._reported_at >= WARNING_INTERVAL:
+        if self._loop.time() - self._reported_at >= WARNING_INTERVAL:
             self.report()
 
     def report(self) -> None:
         if self._unreported:
             log.warning(self.message, extra={self.field: self._unreported})
             self._unreported = 0
-            self._reported_at = self._clock.time()
+            self._reported_at = self._loop.time()
 
 
 class Intake:
@@ -76,12 +76,12 @@ class Intake:
         self.dropped = Tally(
             "syslog datagrams dropped: the queue to the database is full",
             "wachter.syslog.dropped_datagrams",
-            clock=loop,
+            loop=loop,
         )
         self.refused = Tally(
             f"syslog connections refused: {max_connections} are open",
             "wachter.syslog.refused_connections",
-            clock=loop,
+            loop=loop,
         )
         queue.on_drained = self._drained
 

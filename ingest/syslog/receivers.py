@@ -33,6 +33,9 @@ from storage import Database
 log = logging.getLogger("wachter.syslog")
 UDP_RECEIVE_BUFFER = 8 * 1024 * 1024  # asked of the kernel; net.core.rmem_max caps it
 QUIET = 0.1  # seconds without input after which stop() considers the sockets drained
+# A connection that has not finished its TLS handshake by then is closed (asyncio: 60 s);
+# it does not count against max_connections until it has.
+TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
 class ReceiverStartError(ConfigError):
@@ -69,6 +72,9 @@ class Limits:
 
 
 class SyslogReceivers:
+    """The listeners ``settings`` asks for, their loop thread and their writer; see the
+    module docstring. ``start`` once, ``stop`` once (a second ``stop`` does nothing)."""
+
     def __init__(
         self, settings: Settings, database: Database, clock: Clock, limits: Limits | None = None
     ) -> None:
@@ -126,7 +132,9 @@ class SyslogReceivers:
             self.writer.stop(grace=self.limits.database_grace)
 
     def _call(self, coroutine: Coroutine[Any, Any, Any]) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+        # Bounded: binding takes milliseconds, shutting down at most twice input_grace.
+        timeout = 2 * self.limits.input_grace + 30
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result(timeout)
 
     async def _open_all(self) -> tuple[Listener, ...]:
         settings, listeners = self.settings, []
@@ -162,6 +170,7 @@ class SyslogReceivers:
                 port=address[1],
                 reuse_port=True,
                 ssl=context,
+                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if context else None,
                 backlog=512,
             )
         self._closers.append(server.close)
