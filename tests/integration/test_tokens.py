@@ -336,6 +336,20 @@ def test_a_use_is_recorded_and_a_refusal_is_not(db_session, clock):
     assert token.last_used_at == used_at
 
 
+def test_use_is_recorded_to_the_minute_or_when_the_address_changes(db_session, clock):
+    token, token_text = issue(db_session, clock, Scope.EVENTS_WRITE)
+    check(db_session, clock, token_text, ip="203.0.113.9")
+    first_use = clock.now()
+    clock.advance(timedelta(seconds=59))
+    check(db_session, clock, token_text, ip="203.0.113.9")
+    assert token.last_used_at == first_use  # a shipper's many calls are not many writes
+    check(db_session, clock, token_text, ip="203.0.113.10")
+    assert (token.last_used_at, token.last_used_ip) == (clock.now(), "203.0.113.10")
+    clock.advance(timedelta(minutes=1))
+    check(db_session, clock, token_text, ip="203.0.113.10")
+    assert token.last_used_at == clock.now()
+
+
 def test_list_shows_every_token_newest_first_with_its_state(db_session, clock):
     issue(db_session, clock, name="active")
     issue(db_session, clock, name="expired", expires_in=timedelta(hours=1))
