@@ -148,13 +148,18 @@ def create_token(
 
 
 def authenticate(
-    session: Session, *, presented: str, scope: Scope | None, now: datetime, ip: str | None
+    session: Session,
+    *,
+    presented: str,
+    scope: Scope | None,
+    now: datetime,
+    ip: str | None,
+    record: bool = True,
 ) -> ApiToken:
     """The token ``presented`` if it is valid now and has ``scope`` (``None``: any scope).
 
-    Records the time and address of the use (flushed with the caller's unit of work), to
-    the minute: a shipper calls many times a second, and writing the row each time would
-    make every call a write transaction (on SQLite: the write lock and an fsync).
+    With ``record`` it also records the use (``record_use``); without, it only reads, so a
+    caller can check the token in a read-only transaction and record the use after it.
     """
     match = _FORMAT.fullmatch(presented) if len(presented) <= _MAX_PRESENTED else None
     public_id, secret = match.groups() if match else ("", "")
@@ -174,13 +179,22 @@ def authenticate(
         raise InvalidToken()
     if scope is not None:
         check_scope(token, scope)
+    if record:
+        record_use(session, token, now=now, ip=ip)
+    return token
+
+
+def record_use(session: Session, token: ApiToken, *, now: datetime, ip: str | None) -> None:
+    """Note when and from where ``token`` was used (flushed with the caller's unit of work),
+    to the minute: a shipper calls many times a second, and writing the row each time would
+    make every call a write transaction (on SQLite: the write lock and an fsync)."""
     address = ip[:45] if ip else None
     last = token.last_used_at
     if last is None or now - last >= LAST_USED_PRECISION or token.last_used_ip != address:
         token.last_used_at = now
         token.last_used_ip = address
+        session.add(token)
         session.flush()
-    return token
 
 
 def check_scope(token: ApiToken, scope: Scope) -> None:

@@ -25,7 +25,8 @@ from werkzeug.exceptions import Unauthorized
 from access_control.actor import Actor
 from access_control.errors import InsufficientScope, InvalidToken
 from access_control.models import ApiToken
-from access_control.tokens import Scope, authenticate, check_scope
+from access_control.tokens import Scope, authenticate, check_scope, record_use
+from storage.database import READ_ONLY
 from web.context import db_session, web_context
 from web.security import request_id
 
@@ -75,17 +76,20 @@ def authenticate_request(scope: Scope | None) -> ApiToken:
     if presented is None:
         log.info("API request without a bearer token", extra={"http.request.id": request_id()})
         raise _unauthorized()
+    session, now = db_session(), web_context().clock.now()
+    if not session.in_transaction():
+        # Checking a token only reads: on SQLite a deferred transaction, so an API call
+        # does not queue behind another request's write lock just to be let in.
+        session.connection(execution_options={READ_ONLY: True})
     try:
         token = authenticate(
-            db_session(),
-            presented=presented,
-            scope=None,
-            now=web_context().clock.now(),
-            ip=request.remote_addr,
+            session, presented=presented, scope=None, now=now, ip=request.remote_addr, record=False
         )
     except InvalidToken:
         _audit_denial("token.rejected", {"reason": "invalid token"})
         raise _unauthorized(error="invalid_token") from None
+    session.commit()  # end the read; recording the use is a write transaction of its own
+    record_use(session, token, now=now, ip=request.remote_addr)
     g.api_token = token
     g.api_actor = Actor(
         name=f"token:{token.name}",
