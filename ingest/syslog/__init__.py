@@ -3,7 +3,7 @@
     SyslogReceivers(settings, database, clock)   .start() → listeners, .stop()
     ├── protocols   asyncio protocols on a loop thread: framing, limits, back-pressure
     ├── framing     RFC 6587 octet counting and LF framing, bounded memory
-    └── writer      bounded queue → one writer thread → one transaction per batch
+    └── writer      bounded queue → parser thread → writer thread, one transaction a batch
 
 Each message is parsed by ``ingest.parsers.syslog`` and stored through ``ingest.batches``
 (event id: a hash of the message bytes, so a resent message is stored once); what cannot

@@ -85,7 +85,7 @@ class Intake:
         )
         queue.on_drained = self._drained
 
-    def _drained(self) -> None:  # on the writer thread
+    def _drained(self) -> None:  # on the parser thread
         # RuntimeError: the loop has closed (shutdown), so nothing waits any more.
         with contextlib.suppress(RuntimeError):
             self.loop.call_soon_threadsafe(self.resume_waiting)

@@ -1,4 +1,4 @@
-"""The hand-over from the sockets to the database: a bounded queue and one writer thread.
+"""The hand-over from the sockets to the database: a bounded queue and the writer threads.
 
 The socket side never waits for the database. It offers what it read to ``MessageQueue``;
 when the queue is full the offer is refused and the caller holds back (a TCP connection
@@ -60,7 +60,7 @@ class MessageQueue:
     def __init__(self, *, max_messages: int, max_bytes: int) -> None:
         self.max_messages = max_messages
         self.max_bytes = max_bytes
-        self.on_drained: Callable[[], None] = lambda: None  # called on the writer thread
+        self.on_drained: Callable[[], None] = lambda: None  # called by take(), off the loop
         self._chunks: deque[tuple[Chunk, int, int]] = deque()
         self._messages = 0
         self._bytes = 0
