@@ -47,6 +47,7 @@ class Batch:
         raw: bytes | str,
         index: int | None = None,
         flags: Iterable[Flag] = (),
+        key_by_time: bool = False,
     ) -> bool:
         """Normalise and queue ``document``; a document that cannot be stored is rejected."""
         try:
@@ -56,6 +57,7 @@ class Batch:
                 event_key=event_key,
                 ingested=self.ingested,
                 flags=flags,
+                key_by_time=key_by_time,
             )
         except ParseError as error:
             self.reject(error.reason, raw, index=index)

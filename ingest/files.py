@@ -188,8 +188,9 @@ def _as_text(raw: bytes) -> str:
 
 
 def event_key(record: FileRecord) -> str:
-    """Position and content: the same record read again is the same event."""
-    return content_key("file", record.key, record.raw)
+    """Position and content: the same record read again is the same event. The position
+    comes first (zero-padded), so a file's events are neighbours in the unique index."""
+    return f"{record.key.zfill(15)}:{content_key('file', record.key, record.raw)}"[:64]
 
 
 def store_records(

@@ -107,7 +107,8 @@ def receive_body(
         except ParseError as error:
             batch.reject(error.reason, raw, index=index)
             continue
-        batch.add(document, event_key=_event_key(item, raw), raw=raw, index=index)
+        key, by_time = _event_key(item, raw)
+        batch.add(document, event_key=key, raw=raw, index=index, key_by_time=by_time)
 
 
 def _parse_message(value: dict[str, Any], parser: LineParser, batch: Batch) -> dict[str, Any]:
@@ -122,9 +123,14 @@ def _parse_message(value: dict[str, Any], parser: LineParser, batch: Batch) -> d
     return document
 
 
-def _event_key(value: dict[str, Any], raw: bytes) -> str:
+def _event_key(value: dict[str, Any], raw: bytes) -> tuple[str, bool]:
+    """The sender's ``event.id`` (kept as given when short and printable, so sequential ids
+    stay neighbours in the index), else a hash of the item ordered by its time."""
     event = value.get("event")
     given = event.get("id") if isinstance(event, dict) else None
     if isinstance(given, str | int) and not isinstance(given, bool) and str(given):
-        return content_key("id", str(given))
-    return content_key("content", raw)
+        text = str(given)
+        if len(text) <= 62 and text.isprintable():
+            return f"i:{text}", False
+        return f"h:{content_key('id', text)}", False
+    return content_key("content", raw), True

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import ipaddress
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -60,8 +60,14 @@ def finish(
     event_key: str,
     ingested: datetime,
     flags: Iterable[Flag] = (),
+    key_by_time: bool = False,
 ) -> EventRecord:
     """``document`` (a parser's output; changed in place) as a record for the event store.
+
+    ``key_by_time`` puts the time the event claims in front of ``event_key`` (a content
+    hash): still the same for the same input, but consecutive events get neighbouring keys,
+    so the unique index takes them at its end instead of at random places (bench/ingest:
+    random keys made SQLite write twice the pages per batch).
 
     Raises ``ParseError`` when a field ECS types strictly (IP addresses, ``event.outcome``,
     ``event.severity``, keyword lengths) holds something else (SECURITY_CASES.md #63).
@@ -87,6 +93,8 @@ def finish(
     if len(serialised) > MAX_EVENT_BYTES:
         raise ParseError(f"event is larger than {MAX_EVENT_BYTES // 1024} KiB")
     host, user, origin = document.get("host"), document.get("user"), document.get("source")
+    if key_by_time:
+        event_key = time_ordered_key(claimed, event_key)
     return EventRecord(
         source=source,
         event_key=event_key,
@@ -100,6 +108,21 @@ def finish(
         outcome=_text(event.get("outcome")),
         flags=",".join(all_flags) or None,
     )
+
+
+def time_ordered_key(claimed: datetime | None, key: str) -> str:
+    """``20261129100000~<key>``: the claimed UTC second first (``-`` when none), 64 at most."""
+    second = "-"
+    if claimed is not None:
+        try:
+            second = (
+                (claimed if claimed.tzinfo else claimed.replace(tzinfo=UTC))
+                .astimezone(UTC)
+                .strftime("%Y%m%d%H%M%S")
+            )
+        except (OverflowError, ValueError):
+            second = "-"
+    return f"{second}~{key}"[:64]
 
 
 def _flags(document: Document, given: Iterable[Flag], from_time: list[Flag]) -> list[str]:

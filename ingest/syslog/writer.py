@@ -249,7 +249,8 @@ def add_message(batch: Batch, raw: bytes, peer: Peer, now: datetime) -> None:
     try:
         document = parse_syslog(text, received=now)
         _record_sender(document, peer)
-        batch.add(document, event_key=content_key("syslog", raw), raw=raw, flags=flags)
+        key = content_key("syslog", raw)
+        batch.add(document, event_key=key, raw=raw, flags=flags, key_by_time=True)
     except ParseError as error:
         batch.reject(error.reason, raw)
     # A bug in parsing or normalising costs one message its event, never the receiver its
