@@ -45,5 +45,5 @@ def test_without_key_by_time_the_key_is_kept_as_given():
 
 @pytest.mark.parametrize("outcome", [[], {}, 1, "maybe"])
 def test_an_outcome_outside_the_three_is_refused(outcome):
-    with pytest.raises(ParseError, match="event.outcome"):
+    with pytest.raises(ParseError, match=r"event\.outcome"):
         finish({"event": {"outcome": outcome}}, source="s", event_key="k", ingested=NOW)
