@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from core import Clock, Settings, SystemClock
-from ingest.syslog import Listener, ReceiverStartError, SyslogReceivers
+from ingest import Listener, ReceiverStartError, SyslogReceivers
 from storage import Database
 from wachter.cli.base import StartupFailed
 

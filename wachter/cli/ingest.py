@@ -18,9 +18,7 @@ import click
 from tqdm import tqdm
 
 from core import Settings, SystemClock
-from ingest import files
-from ingest.normalise import finish
-from ingest.parsers import FileRecord, ParseError, ParserOptions
+from ingest import FileRecord, ParseError, ParserOptions, files, finish
 from storage import Database
 from wachter.cli.base import cli, prepare_migrated_command
 from wachter.logs import configure_logging

@@ -15,7 +15,7 @@ from flask.sansio.blueprints import BlueprintSetupState
 from access_control.tokens import Scope, scopes_of
 from core import InvalidInput
 from core.i18n import N_
-from ingest.search import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from ingest import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from web.api_auth import current_token, require_token
 from web.views.events import run_search
 

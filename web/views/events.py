@@ -22,8 +22,13 @@ from werkzeug.datastructures import MultiDict
 from access_control import record_audit, record_read
 from core import InvalidInput
 from core.i18n import N_
-from ingest.dead_letters import count_dead_letters, list_dead_letters
-from ingest.search import DEFAULT_PAGE_SIZE, EventPage, search_events
+from ingest import (
+    DEFAULT_PAGE_SIZE,
+    EventPage,
+    count_dead_letters,
+    list_dead_letters,
+    search_events,
+)
 from web.auth import current_actor
 from web.context import db_session, web_context
 from web.forms import form_errors_in_place

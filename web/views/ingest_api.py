@@ -23,9 +23,15 @@ from werkzeug.exceptions import RequestEntityTooLarge, TooManyRequests, Unsuppor
 from access_control.tokens import Scope
 from core import InvalidInput
 from core.i18n import N_
-from ingest.batches import Batch
-from ingest.http_intake import BodyError, receive_body
-from ingest.parsers import DocumentParser, LineParser, ParserOptions, get_parser
+from ingest import (
+    Batch,
+    BodyError,
+    DocumentParser,
+    LineParser,
+    ParserOptions,
+    get_parser,
+    receive_body,
+)
 from web.api_auth import current_token, require_token
 from web.context import db_session, web_context
 from web.security import request_id
