@@ -8,16 +8,14 @@ whole serialised once, with a size limit.
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import ipaddress
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from ingest.parsers.base import MAX_KEYWORD, Document, ParseError
+from ingest.parsers.base import MAX_KEYWORD, Document, ParseError, valid_ip
 from ingest.timestamps import Flag, check_time, format_time, parse_time
 from storage.events import EventRecord
 
@@ -170,18 +168,7 @@ def _check_fields(document: Document) -> None:
 
 
 def _is_ip(value: Any) -> bool:
-    return isinstance(value, str) and _is_ip_text(value)
-
-
-@functools.lru_cache(maxsize=8192)  # the same addresses arrive again and again
-def _is_ip_text(value: str) -> bool:
-    if "%" in value:  # zone ids are no address (ECS ip type)
-        return False
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+    return isinstance(value, str) and valid_ip(value) is not None
 
 
 def _is_whole_number(value: Any) -> bool:

@@ -17,8 +17,8 @@ import re
 from datetime import datetime
 from typing import Any
 
-from ingest.parsers.base import Document, ParseError, Parser
-from ingest.parsers.syslog import MONTHS, add_related, set_port, valid_ip
+from ingest.parsers.base import Document, ParseError, Parser, valid_ip
+from ingest.parsers.syslog import MONTHS, add_related, set_port
 
 DATASET = "apache.error"
 _FLAGS = re.ASCII | re.DOTALL

@@ -20,6 +20,8 @@ to the sender (HTTP), the dead-letter store and the CLI.
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +35,23 @@ MAX_REASON = 200
 # so a parser that derives such a field must leave an over-long value out instead: a
 # 2,000-character user name must not hide a failed logon from the rules.
 MAX_KEYWORD = 1024
+
+
+def valid_ip(text: str) -> str | None:
+    """``text`` as a normalised IP address, or None. Zone ids (``fe80::1%eth0``) are refused:
+    an ECS ``ip`` field cannot hold one. The one IP check of every parser and of
+    ``normalise`` (cached: brute force repeats the same few addresses)."""
+    if len(text) > 45 or "%" in text:
+        return None
+    return _checked_ip(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _checked_ip(text: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return None
 
 
 class ParseError(ValueError):

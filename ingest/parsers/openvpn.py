@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from ingest.parsers.base import Document, ParseError, Parser
+from ingest.parsers.base import Document, ParseError, Parser, valid_ip
 from ingest.parsers.syslog import (
     MONTHS,
     add_related,
@@ -28,7 +28,6 @@ from ingest.parsers.syslog import (
     rule,
     set_port,
     set_user,
-    valid_ip,
 )
 
 DATASET = "openvpn"

@@ -19,14 +19,13 @@ The second half holds what every text-line parser shares: IP checks, ``related``
 from __future__ import annotations
 
 import functools
-import ipaddress
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest.parsers.base import MAX_KEYWORD, Document, ParseError, Parser
+from ingest.parsers.base import MAX_KEYWORD, Document, ParseError, Parser, valid_ip
 from ingest.timestamps import parse_time
 
 FACILITIES = (
@@ -330,22 +329,6 @@ class SyslogParser:
 
 _HOSTNAME = re.compile(r"(?=[\w.-]*[A-Za-z_])\w(?:[\w.-]{0,251}\w)?\Z", re.ASCII)
 _INTEGER_GROUPS = frozenset({"count"})
-
-
-def valid_ip(text: str) -> str | None:
-    """``text`` as a normalised IP address, or None. Zone ids (``fe80::1%eth0``) are refused:
-    an ECS ``ip`` field cannot hold one."""
-    if len(text) > 45 or "%" in text:
-        return None
-    return _checked_ip(text)
-
-
-@functools.lru_cache(maxsize=4096)  # brute force repeats the same few addresses
-def _checked_ip(text: str) -> str | None:
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        return None
 
 
 def is_hostname(text: str) -> bool:

@@ -10,11 +10,10 @@ flags) is set by the pipeline, never by the input.
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import datetime
 from typing import Any
 
-from ingest.parsers.base import Document, ParseError
+from ingest.parsers.base import Document, ParseError, valid_ip
 
 DATASET = "wachter.auth"  # access_control.auth_events.DATASET
 _OUTCOMES = frozenset({"success", "failure", "unknown"})
@@ -64,13 +63,7 @@ def _check_event(event: dict[str, Any]) -> None:
 
 
 def _is_address(value: Any) -> bool:
-    if not isinstance(value, str) or len(value) > 64:
-        return False
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+    return isinstance(value, str) and valid_ip(value) is not None
 
 
 PARSERS: tuple[WachterAuditParser, ...] = (WachterAuditParser(),)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ingest.parsers.base import Document, ParseError
+from ingest.parsers.base import Document, ParseError, valid_ip
 from ingest.parsers.json_lines import claimed_time, fill, keyword, prepare
 
 _ECS_OBJECTS = (
@@ -290,13 +290,13 @@ def _address(value: Any) -> str | None:
     """A valid IP address as text (IPv4-mapped IPv6 as IPv4, zone id dropped), else None."""
     if not isinstance(value, str) or not 2 <= len(value) <= 64:
         return None
-    try:
-        address = ipaddress.ip_address(value.strip().split("%", 1)[0])
-    except ValueError:
+    text = valid_ip(value.strip().split("%", 1)[0])
+    if text is None:
         return None
+    address = ipaddress.ip_address(text)
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return str(address.ipv4_mapped)
-    return str(address)
+    return text
 
 
 def _port(value: Any) -> int | None:
