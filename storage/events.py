@@ -69,12 +69,15 @@ class Event(Base):
     source: Mapped[str] = mapped_column(String(COLUMN_LIMITS["source"]))
     event_key: Mapped[str] = mapped_column(String(COLUMN_LIMITS["event_key"]))
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # the event's time
-    ingested: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # our time
+    # Our time. Not indexed: ids grow in arrival order, so retention walks ids (one index
+    # fewer to write per event; bench/ingest).
+    ingested: Mapped[datetime] = mapped_column(UTCDateTime())
     dataset: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["dataset"]), index=True)
     host_name: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["host_name"]), index=True)
     user_name: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["user_name"]), index=True)
     source_ip: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["source_ip"]), index=True)
-    outcome: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["outcome"]), index=True)
+    # Three values (success, failure, unknown): an index would not narrow a search.
+    outcome: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["outcome"]))
     # Comma-separated quality flags (``clock_skew``, ``invalid_utf8``, …); None when clean.
     flags: Mapped[str | None] = mapped_column(String(COLUMN_LIMITS["flags"]))
     document: Mapped[str] = mapped_column(Text)  # the ECS event as JSON
@@ -197,16 +200,22 @@ def last_event_id(session: Session) -> int:
 def purge_events(
     session: Session, *, ingested_before: datetime, up_to_id: int | None, limit: int
 ) -> int:
-    """Delete at most ``limit`` events that arrived before ``ingested_before``.
+    """Delete the oldest events that arrived before ``ingested_before``, at most ``limit``.
 
-    ``up_to_id`` keeps events no consumer has read yet (None: no limit).
+    Ids grow in arrival order, so the old events are the lowest ids: this reads the first
+    ``limit`` ids and deletes up to the first that is not old enough (the next run goes
+    on). ``up_to_id`` keeps events no consumer has read yet (None: no limit).
     """
-    query = select(Event.id).where(Event.ingested < ingested_before)
+    query = select(Event.id, Event.ingested).order_by(Event.id).limit(limit)
     if up_to_id is not None:
         query = query.where(Event.id <= up_to_id)
-    ids = list(session.scalars(query.order_by(Event.id).limit(limit)))
+    ids: list[int] = []
+    for event_id, ingested in session.execute(query):
+        if ingested >= ingested_before:
+            break
+        ids.append(event_id)
     if ids:
-        session.execute(delete(Event).where(Event.id.in_(ids)))
+        session.execute(delete(Event).where(Event.id <= ids[-1], Event.id >= ids[0]))
     return len(ids)
 
 

@@ -57,8 +57,6 @@ def upgrade() -> None:
     with op.batch_alter_table("event", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_event_dataset"), ["dataset"], unique=False)
         batch_op.create_index(batch_op.f("ix_event_host_name"), ["host_name"], unique=False)
-        batch_op.create_index(batch_op.f("ix_event_ingested"), ["ingested"], unique=False)
-        batch_op.create_index(batch_op.f("ix_event_outcome"), ["outcome"], unique=False)
         batch_op.create_index(batch_op.f("ix_event_source_ip"), ["source_ip"], unique=False)
         batch_op.create_index(batch_op.f("ix_event_timestamp"), ["timestamp"], unique=False)
         batch_op.create_index(batch_op.f("ix_event_user_name"), ["user_name"], unique=False)
@@ -91,8 +89,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_event_user_name"))
         batch_op.drop_index(batch_op.f("ix_event_timestamp"))
         batch_op.drop_index(batch_op.f("ix_event_source_ip"))
-        batch_op.drop_index(batch_op.f("ix_event_outcome"))
-        batch_op.drop_index(batch_op.f("ix_event_ingested"))
         batch_op.drop_index(batch_op.f("ix_event_host_name"))
         batch_op.drop_index(batch_op.f("ix_event_dataset"))
 
