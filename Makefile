@@ -11,7 +11,7 @@ CATALOGS := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 SOURCE_PACKAGES := core storage access_control ingest detection_rules incidents staff_safety web wachter
 
-.PHONY: help run test install install-test lint typecheck imports pytest translations constraints clean
+.PHONY: help run test bench install install-test lint typecheck imports pytest translations constraints clean
 
 help:
 	@echo "make run    start Wachter on http://127.0.0.1:8080 (first run creates .venv and ./var)"
@@ -57,6 +57,10 @@ imports:
 
 pytest:
 	$(BIN)/pytest
+
+# Benchmarks (not part of make test): figures go into bench/README.md.
+bench: install-test
+	$(BIN)/python bench/ingest/run.py
 
 # Extract strings from the code, merge them into every catalogue, compile.
 translations: install
