@@ -4,13 +4,14 @@ issue names: the same events written by a plain ``executemany`` loop, in the sam
     .venv/bin/python bench/ingest/run.py               # 5 minutes per phase (the issue's figure)
     .venv/bin/python bench/ingest/run.py --duration 60
 
-Phases: (1) HTTP NDJSON, batches of 1,000 events over keep-alive connections from a
-separate client process, counted when acknowledged (202 comes after the commit);
-(2) syslog over TCP (RFC 6587 octet counting), counted when stored (syslog has no
-acknowledgement); (3) the peer: the rows phase 1 stored, copied into an empty database of
-the same schema with sqlite3's ``executemany`` in batches of 1,000, same PRAGMAs. The
-server's resident memory is sampled every second. Prints a Markdown table for
-bench/README.md.
+Each phase runs its own ``wachter serve`` on an empty database: (1) HTTP NDJSON, batches
+of 1,000 events over keep-alive connections from separate client processes, counted when
+acknowledged (202 comes after the commit); (2) syslog over one TCP connection (RFC 6587
+octet counting), counted when stored (syslog has no acknowledgement). After each, the
+peer: the rows the phase stored, in the same order, written into an empty database of
+the same schema by sqlite3's ``executemany`` in batches of 1,000 with the same PRAGMAs
+(only the writing is timed). The server's resident memory is sampled every second.
+Prints a Markdown table for bench/README.md.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
@@ -180,32 +183,71 @@ def syslog_phase(port: int, database: Path, seconds: float, before: int) -> tupl
     return sent, time.monotonic() - started
 
 
-def peer_phase(source: Path, workdir: Path, env: dict[str, str], rows: int) -> float:
-    """The same rows, written by a plain executemany loop into an empty copy of the schema."""
-    peer_env = {**env, "WACHTER_DATA_DIR": str(workdir / "peer")}
+def peer_phase(source: Path, workdir: Path, env: dict[str, str], name: str) -> float:
+    """The rows a phase stored, in the same order, written by a plain ``executemany`` loop
+    into an empty database of the same schema (same PRAGMAs, batches of 1,000). Only the
+    writing is timed; reading the rows from the phase's database is not."""
+    peer_env = {**env, "WACHTER_DATA_DIR": str(workdir / name)}
     run([str(WACHTER), "db", "upgrade"], peer_env, workdir)
     columns = (
         "source, event_key, timestamp, ingested, dataset, host_name, user_name, source_ip,"
         " outcome, flags, document"
     )
-    with sqlite3.connect(source) as reader:
-        data = reader.execute(
-            f"SELECT {columns} FROM event ORDER BY id LIMIT ?", (rows,)
-        ).fetchall()
-    target = sqlite3.connect(workdir / "peer" / "wachter.db", isolation_level=None)
+    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    rows = reader.execute(f"SELECT {columns} FROM event ORDER BY id")
+    target = sqlite3.connect(workdir / name / "wachter.db", isolation_level=None)
     target.execute("PRAGMA journal_mode=WAL")
     target.execute("PRAGMA synchronous=FULL")
-    marks = ", ".join("?" * 11)
-    started = time.monotonic()
-    for offset in range(0, len(data), BATCH):
+    insert = f"INSERT INTO event ({columns}) VALUES ({', '.join('?' * 11)})"
+    written, writing = 0, 0.0
+    while batch := rows.fetchmany(BATCH):
+        started = time.monotonic()
         target.execute("BEGIN IMMEDIATE")
-        target.executemany(
-            f"INSERT INTO event ({columns}) VALUES ({marks})", data[offset : offset + BATCH]
-        )
+        target.executemany(insert, batch)
         target.execute("COMMIT")
-    elapsed = time.monotonic() - started
+        writing += time.monotonic() - started
+        written += len(batch)
+    reader.close()
     target.close()
-    return len(data) / elapsed
+    return written / writing
+
+
+def serving(workdir: Path, name: str) -> dict[str, str]:
+    """An environment for a server of its own (each phase starts from an empty database)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WACHTER_")}
+    env.update(
+        WACHTER_DATA_DIR=str(workdir / name), WACHTER_INGEST_RATE_LIMIT="999999",
+        WACHTER_LOG_LEVEL="WARNING", WACHTER_SYSLOG_UDP="off", WACHTER_SYSLOG_TCP="127.0.0.1:0",
+    )  # fmt: skip
+    run([str(WACHTER), "db", "upgrade"], env, workdir)
+    return env
+
+
+def measured(workdir: Path, name: str, phase: Callable[..., tuple[int, float]]) -> dict[str, Any]:
+    """Run ``phase`` against a fresh ``wachter serve``; its rate, memory and peer rate."""
+    env = serving(workdir, name)
+    token = run(
+        [str(WACHTER), "token", "add", "--name", "bench", "--scope", "events:write"], env, workdir
+    ).strip()
+    server, url, port = start_server(env, workdir)
+    sampler = MemorySampler(server.pid)
+    sampler.start()
+    try:
+        count, seconds = phase(
+            url=url, token=token, port=port, database=workdir / name / "wachter.db"
+        )
+    finally:
+        sampler.running = False
+        server.terminate()
+        server.wait(60)
+    peer = peer_phase(workdir / name / "wachter.db", workdir, env, f"{name}-peer")
+    return {"rate": count / seconds, "count": count, "memory": sampler.samples, "peer": peer}
+
+
+def memory_line(samples: list[int]) -> str:
+    """Resident memory after 10 %, 25 %, 50 %, 75 % and 100 % of the phase, in MiB."""
+    points = [samples[min(len(samples) - 1, int(len(samples) * f))] for f in (0.1, 0.25, 0.5, 0.75)]
+    return " / ".join(f"{kib / 1024:.0f}" for kib in [*points, samples[-1]])
 
 
 def main() -> None:
@@ -216,52 +258,35 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=2, help="HTTP client processes [2]")
     options = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="wachter-bench-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("WACHTER_")}
-    env.update(
-        WACHTER_DATA_DIR=str(workdir / "var"), WACHTER_INGEST_RATE_LIMIT="999999",
-        WACHTER_LOG_LEVEL="WARNING", WACHTER_SYSLOG_UDP="off", WACHTER_SYSLOG_TCP="127.0.0.1:0",
-    )  # fmt: skip
-    database = workdir / "var" / "wachter.db"
     try:
-        run([str(WACHTER), "db", "upgrade"], env, workdir)
-        token = run(
-            [str(WACHTER), "token", "add", "--name", "bench", "--scope", "events:write"],
-            env,
+        http = measured(
             workdir,
-        ).strip()
-        server, url, port = start_server(env, workdir)
-        sampler = MemorySampler(server.pid)
-        sampler.start()
-        try:
-            http_events, http_seconds = http_phase(url, token, options.duration, options.clients)
-            memory_after_http = len(sampler.samples)
-            stored = count_events(database)
-            syslog_lines, syslog_seconds = syslog_phase(port, database, options.duration, stored)
-        finally:
-            sampler.running = False
-            server.terminate()
-            server.wait(60)
-        peer_rate = peer_phase(database, workdir, env, min(http_events, 500_000))
+            "http",
+            lambda url, token, **_: http_phase(url, token, options.duration, options.clients),
+        )
+        syslog = measured(
+            workdir,
+            "syslog",
+            lambda port, database, **_: syslog_phase(port, database, options.duration, 0),
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    http_rate, syslog_rate = http_events / http_seconds, syslog_lines / syslog_seconds
-    http_memory = sampler.samples[5:memory_after_http] or sampler.samples
     print(f"| measure (2 cores, embedded SQLite, {options.duration:.0f} s per phase) | value |")
     print("|---|---|")
-    print(
-        f"| HTTP NDJSON, acknowledged events/s ({options.clients} clients, batches of {BATCH})"
-        f" | {http_rate:,.0f} |"
-    )
-    print(f"| syslog TCP (octet counting), stored lines/s | {syslog_rate:,.0f} |")
-    print(f"| peer: plain `executemany` of the same rows, events/s | {peer_rate:,.0f} |")
-    print(f"| ratio HTTP / peer | {http_rate / peer_rate:.2f} |")
-    print(f"| ratio syslog / peer | {syslog_rate / peer_rate:.2f} |")
-    print(
-        "| server memory during HTTP, MiB: first / peak / last | "
-        f"{http_memory[0] / 1024:.0f} / {max(http_memory) / 1024:.0f}"
-        f" / {http_memory[-1] / 1024:.0f} |"
-    )
-    print(f"| server memory, whole run, peak MiB | {max(sampler.samples) / 1024:.0f} |")
+    for label, phase in (
+        (
+            f"HTTP NDJSON, acknowledged events/s ({options.clients} clients, batches of {BATCH})",
+            http,
+        ),
+        ("syslog TCP (octet counting, one connection), stored lines/s", syslog),
+    ):
+        print(f"| {label} | {phase['rate']:,.0f} ({phase['count']:,} in all) |")
+        print(f"| peer: plain `executemany` of the same rows, rows/s | {phase['peer']:,.0f} |")
+        print(f"| ratio to the peer | {phase['rate'] / phase['peer']:.2f} |")
+        print(
+            "| server memory at 10/25/50/75/100 % of the phase, MiB"
+            f" | {memory_line(phase['memory'])} |"
+        )
 
 
 if __name__ == "__main__":
