@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from ingest.parsers.base import Document, ParseError, Parser, valid_ip
-from ingest.parsers.syslog import MONTHS, add_related, set_port
+from ingest.parsers.message_rules import MONTHS, add_related, set_port
 
 DATASET = "apache.error"
 _FLAGS = re.ASCII | re.DOTALL

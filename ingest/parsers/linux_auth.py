@@ -19,16 +19,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from ingest.parsers.base import Document, Parser
-from ingest.parsers.syslog import (
-    Rule,
-    apply_rules,
-    nested,
-    parse_syslog,
-    program_of,
-    rule,
-    set_address,
-    set_user,
-)
+from ingest.parsers.message_rules import Rule, apply_rules, nested, rule, set_address, set_user
+from ingest.parsers.syslog import parse_syslog, program_of
 
 DATASET = "system.auth"
 SSH_FIELDS = ("system", "auth", "ssh")

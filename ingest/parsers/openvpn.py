@@ -19,16 +19,15 @@ import re
 from datetime import datetime
 
 from ingest.parsers.base import Document, ParseError, Parser, valid_ip
-from ingest.parsers.syslog import (
+from ingest.parsers.message_rules import (
     MONTHS,
     add_related,
     apply_rules,
-    parse_syslog,
-    program_of,
     rule,
     set_port,
     set_user,
 )
+from ingest.parsers.syslog import parse_syslog, program_of
 
 DATASET = "openvpn"
 NAMESPACE = ("openvpn",)

@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ingest.parsers.base import Document, ParseError, Parser
-from ingest.parsers.syslog import MONTHS, set_address, set_user
+from ingest.parsers.message_rules import MONTHS, set_address, set_user
 
 _FLAGS = re.ASCII | re.DOTALL
 # A quoted field: the server escapes '"' inside it as \" (Apache) or \x22 (nginx).
