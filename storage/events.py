@@ -15,6 +15,7 @@ The Elasticsearch store (scale-out) keeps the same contract in its own module.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,6 +137,9 @@ _COLUMNS = (
 # Built from the constant column names above, never from input (hence the S608 waivers).
 _INSERT = f"INSERT INTO event ({', '.join(_COLUMNS)}) VALUES ({{}}) ON CONFLICT DO NOTHING"  # noqa: S608
 _INSERT_FORMAT = _INSERT.format(", ".join(["%s"] * len(_COLUMNS)))
+_INSERT_QMARK = _INSERT.format(", ".join(["?"] * len(_COLUMNS)))
+# ``->>`` arrived in SQLite 3.38 (2022); an older system library gets ``executemany``.
+SQLITE_HAS_JSON_ARROWS = sqlite3.sqlite_version_info >= (3, 38)
 # SQLite: the whole batch as one JSON array of rows, unpacked by SQLite itself.
 _INSERT_JSON = (
     f"INSERT INTO event ({', '.join(_COLUMNS)}) "  # noqa: S608
@@ -179,8 +183,10 @@ def append_events(session: Session, records: Sequence[EventRecord]) -> int:
         )
         for r in records
     ]
-    if dialect.name == "sqlite":
+    if dialect.name == "sqlite" and SQLITE_HAS_JSON_ARROWS:
         result = connection.exec_driver_sql(_INSERT_JSON, (orjson.dumps(rows).decode(),))
+    elif dialect.name == "sqlite":
+        result = connection.exec_driver_sql(_INSERT_QMARK, rows)
     else:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": APPEND_LOCK})
         result = connection.exec_driver_sql(_INSERT_FORMAT, rows)

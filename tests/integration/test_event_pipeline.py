@@ -182,3 +182,17 @@ def test_append_reports_only_new_events(db_session):
     batch.add({"message": "x"}, event_key="k", raw="x")
     assert append_events(db_session, batch.records) == 1
     assert append_events(db_session, batch.records) == 0
+
+
+def test_an_older_sqlite_without_json_arrows_stores_the_same(db_session, monkeypatch):
+    monkeypatch.setattr("storage.events.SQLITE_HAS_JSON_ARROWS", False)
+    batch = Batch(receiver="test", source="test", ingested=NOW)
+    for key in ("a", "b"):
+        batch.add(
+            {"@timestamp": NOW, "message": key, "user": {"name": key}}, event_key=key, raw=key
+        )
+
+    assert append_events(db_session, batch.records) == 2
+    assert append_events(db_session, batch.records) == 0
+    stored = db_session.scalars(select(Event).order_by(Event.id)).all()
+    assert [(e.user_name, e.data["message"]) for e in stored] == [("a", "a"), ("b", "b")]
