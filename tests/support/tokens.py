@@ -11,7 +11,11 @@ from storage import Database
 
 
 def issue_token(
-    database: Database, clock: Clock, *scopes: Scope, name: str = "shipper"
+    database: Database,
+    clock: Clock,
+    *scopes: Scope,
+    name: str = "shipper",
+    expires_in: timedelta = timedelta(days=30),
 ) -> tuple[int, str]:
     """(token id, token text) for a new token with ``scopes`` (default: events:write)."""
     with database.unit_of_work() as session:
@@ -20,7 +24,7 @@ def issue_token(
             name=name,
             scopes=set(scopes) or {Scope.EVENTS_WRITE},
             owner_id=None,
-            expires_in=timedelta(days=30),
+            expires_in=expires_in,
             actor=Actor.system(),
             now=clock.now(),
         )

@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from access_control.actor import Actor
 from access_control.models import ApiToken, AuditEntry
-from access_control.tokens import Scope, create_token, revoke_token
+from access_control.tokens import Scope, revoke_token
+from tests.support.tokens import issue_token
 from web.api_auth import SCOPE_ATTRIBUTE, current_actor, require_token
 from web.policy import POLICY, Access, Rule
 
@@ -49,17 +50,8 @@ def issue(rollback_database, clock):
     """Create a token in its own committed unit of work, as ``wachter token add`` would."""
 
     def issue(*scopes, name="soc-tool", expires_in=timedelta(days=30)):
-        with rollback_database.unit_of_work() as session:
-            token, token_text = create_token(
-                session,
-                name=name,
-                scopes=set(scopes) or {Scope.ALERTS_READ},
-                owner_id=None,
-                expires_in=expires_in,
-                actor=Actor.system(),
-                now=clock.now(),
-            )
-            return token.id, token_text
+        scopes = scopes or (Scope.ALERTS_READ,)
+        return issue_token(rollback_database, clock, *scopes, name=name, expires_in=expires_in)
 
     return issue
 
