@@ -65,8 +65,10 @@ class UnsupportedRule(DetectionRuleError):
 class RuleArchiveError(DetectionRuleError):
     """A rule archive refused before its rules are read (limits exist against zip bombs)."""
 
-    def __init__(self, message: str, *, path: str | None = None, **params: object) -> None:
-        super().__init__(message, **params)
+    def __init__(
+        self, message: str, *, path: str | None = None, field: str | None = None, **params: object
+    ) -> None:
+        super().__init__(message, field=field, **params)
         self.path = path
 
 
