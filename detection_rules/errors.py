@@ -37,7 +37,8 @@ class RuleSyntaxError(DetectionRuleError):
         field: str | None = None,
         **params: object,
     ) -> None:
-        super().__init__(message, field=field, **params)
+        # path and line are parameters too, so a message may show them: '%(path)s: …'
+        super().__init__(message, field=field, path=path, line=line, **params)
         self.path = path
         self.line = line
 
@@ -57,7 +58,8 @@ class UnsupportedRule(DetectionRuleError):
         field: str | None = None,
         **params: object,
     ) -> None:
-        super().__init__(message, field=field, **params)
+        # path and line are parameters too, so a message may show them: '%(path)s: …'
+        super().__init__(message, field=field, path=path, line=line, **params)
         self.path = path
         self.line = line
 
@@ -68,7 +70,7 @@ class RuleArchiveError(DetectionRuleError):
     def __init__(
         self, message: str, *, path: str | None = None, field: str | None = None, **params: object
     ) -> None:
-        super().__init__(message, field=field, **params)
+        super().__init__(message, field=field, path=path, **params)
         self.path = path
 
 

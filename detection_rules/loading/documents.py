@@ -63,7 +63,14 @@ def read_documents(source: RuleSource) -> tuple[list[YamlDocument], list[RulePro
             if problem is not None:
                 problems.append(problem)
                 continue
-            data = loader.construct_document(node)
+            try:
+                data = loader.construct_document(node)
+            except (ValueError, OverflowError, TypeError) as error:
+                problems.append(_value_problem(source.path, node, error))
+                # The constructor keeps per-document state that a failure leaves behind.
+                loader.constructed_objects, loader.recursive_objects = {}, {}
+                loader.state_generators = []
+                continue
             if data is None:  # an empty document, e.g. after a trailing '---'
                 continue
             text_of_document = _document_text(lines, markers, node.start_mark.line)
@@ -77,6 +84,21 @@ def read_documents(source: RuleSource) -> tuple[list[YamlDocument], list[RulePro
     finally:
         loader.dispose()
     return documents, problems
+
+
+def _value_problem(path: str, root: yaml.Node, error: Exception) -> RuleProblem:
+    """A scalar PyYAML cannot construct (``date: 2024-13-45``), found node by node."""
+    constructor = yaml.constructor.SafeConstructor()
+    line = root.start_mark.line + 1
+    for node in _walk(root):
+        if not isinstance(node, yaml.ScalarNode):
+            continue
+        try:
+            constructor.construct_object(node)
+        except (ValueError, OverflowError, TypeError):
+            line = node.start_mark.line + 1
+            break
+    return RuleProblem(path, line, f"YAML: cannot read a value ({error})", code="yaml")
 
 
 def _yaml_problem(path: str, error: yaml.MarkedYAMLError) -> RuleProblem:

@@ -17,8 +17,9 @@ from typing import Any
 
 import yaml
 from sigma.collection import deep_dict_update
+from sigma.conditions import SigmaCondition
 from sigma.correlations import SigmaCorrelationRule
-from sigma.exceptions import SigmaConditionError, SigmaError, SigmaRuleLocation
+from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.rule import SigmaRule
 
 from detection_rules.loading.documents import YamlDocument, read_documents
@@ -158,18 +159,9 @@ def _read_rule(
         return
     location = SigmaRuleLocation(Path(path), document.line)
     rule_class: type[AnyRule] = SigmaCorrelationRule if "correlation" in data else SigmaRule
-    try:
-        rule: AnyRule | None = rule_class.from_dict(data, collect_errors=True, source=location)
-        errors = list(rule.errors) if rule is not None else []
-    except SigmaError as error:
-        rule, errors = None, [error]
-    except Exception as error:
-        rule, errors = (
-            None,
-            [SigmaError(f"pySigma cannot read this rule ({type(error).__name__}: {error})")],
-        )
+    rule, errors = _build(rule_class, data, location)
     problems = [
-        RuleProblem(path, locate_error(error, document), message_of(error), rule=label)
+        RuleProblem(path, _locate(error, document), message_of(error), rule=label)
         for error in errors
     ]
     if rule is not None and not problems:
@@ -181,20 +173,89 @@ def _read_rule(
     parsed.loaded.append(LoadedRule(rule=rule, path=path, document=document, text=text))
 
 
+def _build(
+    rule_class: type[AnyRule], data: dict[str, Any], location: SigmaRuleLocation
+) -> tuple[AnyRule | None, list[SigmaError]]:
+    """The rule and pySigma's errors about it (all of them when pySigma can collect them)."""
+    try:
+        rule = rule_class.from_dict(data, collect_errors=True, source=location)
+        return rule, list(rule.errors)
+    except SigmaError as error:
+        return None, [error]
+    except Exception as error:  # pySigma itself fails on some malformed input
+        unexpected = error
+    # Collecting, pySigma may build the rule from the very values it found wrong and fail
+    # (an UnboundLocalError for a bad correlation condition); not collecting, it raises
+    # its first error instead, which is the one worth reporting.
+    try:
+        rule_class.from_dict(data, collect_errors=False, source=location)
+    except SigmaError as error:
+        return None, [error]
+    except Exception:  # noqa: S110 - the first failure is reported below
+        pass
+    reason = f"pySigma cannot read this rule ({type(unexpected).__name__}: {unexpected})"
+    return None, [_PySigmaFailure(reason, key=_culprit(rule_class, data, location))]
+
+
+class _PySigmaFailure(SigmaError):
+    """pySigma raised something other than its own errors; ``key`` is the key that did it."""
+
+    def __init__(self, message: str, *, key: str | None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def _culprit(
+    rule_class: type[AnyRule], data: dict[str, Any], location: SigmaRuleLocation
+) -> str | None:
+    """The top-level key without which pySigma no longer fails unexpectedly."""
+    for key in data:
+        rest = {name: value for name, value in data.items() if name != key}
+        try:
+            rule_class.from_dict(rest, collect_errors=True, source=location)
+        except SigmaError:
+            return key
+        except Exception:  # noqa: S112 - still failing: not this key
+            continue
+        return key
+    return None
+
+
+def _locate(error: SigmaError, document: YamlDocument) -> int:
+    if isinstance(error, _PySigmaFailure):
+        return key_line(document.node, (error.key,)) if error.key else document.line
+    return locate_error(error, document)
+
+
 def _condition_problems(
     path: str, document: YamlDocument, rule: AnyRule, label: str | None
 ) -> list[RuleProblem]:
-    """pySigma parses conditions only when they are used; parse them now, to report here."""
+    """pySigma parses conditions only when they are used; parse them now, to report here.
+
+    An error is the condition's unless parsing one selection on its own raises it too
+    (``sel: []`` fails only there): then it is that selection's.
+    """
     if not isinstance(rule, SigmaRule):
         return []
     problems = []
     for index, condition in enumerate(rule.detection.parsed_condition):
         try:
             condition.parse()
-        except SigmaConditionError as error:
-            line = condition_line(document, index)
-            problems.append(RuleProblem(path, line, message_of(error), rule=label))
+        except SigmaError as error:
+            message = message_of(error)
+            line = _selection_line(document, rule, message) or condition_line(document, index)
+            problems.append(RuleProblem(path, line, message, rule=label))
     return problems
+
+
+def _selection_line(document: YamlDocument, rule: SigmaRule, message: str) -> int | None:
+    for name in rule.detection.detections:
+        try:
+            SigmaCondition(name, rule.detection).parse()
+        except SigmaError as error:
+            if message_of(error) == message:
+                return key_line(document.node, ("detection", name))
+    return None
 
 
 def _merged_text(data: dict[str, Any]) -> str:
