@@ -61,6 +61,12 @@ pytest:
 # Benchmarks (not part of make test): figures go into bench/README.md.
 bench: install-test
 	$(BIN)/python bench/ingest/run.py
+	$(MAKE) --no-print-directory bench-detect
+
+# Detection against the Zircolite approach; a module run, so that bench.detect.* import each other.
+.PHONY: bench-detect
+bench-detect: install-test
+	$(BIN)/python -m bench.detect.run
 
 # Extract strings from the code, merge them into every catalogue, compile.
 translations: install

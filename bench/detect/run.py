@@ -1,0 +1,301 @@
+"""Detection throughput of ``wachter detect`` against the peer the issue names, in one run.
+
+    .venv/bin/python -m bench.detect.run                       # 1M events, all Windows rules
+    .venv/bin/python -m bench.detect.run --limit 50000 --rules-counts 100,1000,all
+    .venv/bin/python -m bench.detect.run --sides peer --limit 50000
+
+Sides, each in its own process so that each peak memory is its own (``os.wait4``):
+
+- ``peer``: Zircolite's approach (bench/detect/peer.py): events into in-memory SQLite, every
+  rule as SQL from pySigma's SQLite backend. events/s = events / (load + all queries); rule
+  conversion is timed apart (Zircolite ships converted rulesets).
+- ``cli``: ``wachter detect --rules DIR --events FILE --output FILE`` as a black box;
+  events/s = events / the command's wall time (start-up and rule compiling included).
+- ``streaming``: the matcher alone on one core over parsed events (bench/detect/streaming.py),
+  for 100, 1,000 and all rules.
+
+The same event file (with ``--limit N``: its first N lines, copied once) and the same rule files
+(the first N of a fixed shuffle, see rules.py) go to every side. Prints Markdown tables for
+bench/README.md and writes the whole result to bench/detect/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bench.detect.events import BENCHMARK_EVENTS, REPOSITORY, read_lines, write_first_lines
+from bench.detect.rules import WINDOWS_RULES, windows_rule_paths
+
+WACHTER = Path(sys.executable).with_name("wachter")
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def timed_process(command: list[str], log: Path) -> tuple[int, float, float]:
+    """Run ``command`` (output to ``log``); exit code, wall seconds, its own peak RSS in MiB."""
+    started = time.perf_counter()
+    with log.open("wb") as output:
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=REPOSITORY)
+        _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return process.returncode, time.perf_counter() - started, usage.ru_maxrss / 1024
+
+
+def failure(name: str, log: Path) -> dict[str, Any]:
+    tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+    print(f"  {name} failed:\n    " + "\n    ".join(tail), file=sys.stderr)
+    return {"side": name, "error": "\n".join(tail)}
+
+
+def run_peer(events: Path, rules_limit: int | None, order: str, work: Path) -> dict[str, Any]:
+    result_file, log = work / "peer.json", work / "peer.log"
+    command = [sys.executable, "-m", "bench.detect.peer", "--events", str(events)]
+    command += ["--rules-order", order, "--output", str(result_file)]
+    if rules_limit is not None:
+        command += ["--rules-limit", str(rules_limit)]
+    code, wall, rss = timed_process(command, log)
+    if code != 0:
+        return failure("peer", log)
+    result: dict[str, Any] = orjson.loads(result_file.read_bytes())
+    result.update(process_seconds=wall, process_peak_rss_mib=rss)
+    return result
+
+
+def cli_available() -> bool:
+    if not WACHTER.exists():
+        return False
+    probe = subprocess.run(
+        [str(WACHTER), "detect", "--help"], capture_output=True, check=False, cwd=REPOSITORY
+    )
+    return probe.returncode == 0
+
+
+def copy_rules(paths: list[Path], target: Path) -> Path:
+    """The chosen rule files under one folder (their layout kept) for ``--rules``."""
+    for path in paths:
+        destination = target / path.relative_to(WINDOWS_RULES)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+    return target
+
+
+def count_detections(output: Path) -> Counter[str]:
+    """Matched events per ``rule.id`` in ``wachter detect``'s JSON lines."""
+    counts: Counter[str] = Counter()
+    with output.open("rb") as lines:
+        for line in lines:
+            if line.strip():
+                alert = orjson.loads(line)
+                rule = alert.get("rule") or {}
+                counts[str(rule.get("id") or rule.get("name"))] += len(alert.get("events") or [1])
+    return counts
+
+
+def run_cli(events: Path, event_count: int, paths: list[Path], work: Path) -> dict[str, Any]:
+    """``wachter detect`` as a user runs it; matches counted from its output."""
+    rules_dir = copy_rules(paths, work / "rules")
+    output, log = work / "detections.jsonl", work / "cli.log"
+    command = [str(WACHTER), "detect", "--rules", str(rules_dir), "--events", str(events)]
+    code, wall, rss = timed_process([*command, "--output", str(output)], log)
+    shutil.rmtree(rules_dir)
+    if code != 0:
+        return failure("wachter detect", log)
+    matches = count_detections(output)
+    return {
+        "side": "wachter detect",
+        "events": event_count,
+        "rule_files": len(paths),
+        "seconds": wall,
+        "events_per_second": event_count / wall,
+        "peak_rss_mib": rss,
+        "log_tail": log.read_text(errors="replace").strip().splitlines()[-5:],
+        "matches": dict(matches),
+    }
+
+
+def run_streaming(events: Path, counts: list[int | None], order: str, work: Path) -> dict[str, Any]:
+    result_file, log = work / "streaming.json", work / "streaming.log"
+    text = ",".join("all" if count is None else str(count) for count in counts)
+    command = [sys.executable, "-m", "bench.detect.streaming", "--events", str(events)]
+    command += ["--counts", text, "--rules-order", order, "--output", str(result_file)]
+    code, wall, rss = timed_process(command, log)
+    if code != 0:
+        return failure("streaming matcher", log)
+    result: dict[str, Any] = orjson.loads(result_file.read_bytes())
+    result.update(process_seconds=wall, process_peak_rss_mib=rss)
+    return result
+
+
+def count_label(count: int | None, paths: list[Path]) -> str:
+    return f"{'all' if count is None else f'{count:,}'} ({len(paths):,} files)"
+
+
+def skipped_text(result: dict[str, Any]) -> str:
+    reasons = Counter(result.get("rules_skipped_on_load") or {})
+    reasons.update(result.get("rules_unconverted") or {})
+    reasons.update(result.get("rules_unsupported") or {})
+    if not reasons:
+        return "none"
+    return "; ".join(f"{number} {reason}" for reason, number in reasons.most_common())
+
+
+def side_row(label: str, result: dict[str, Any], peer_rate: float | None) -> str:
+    if "error" in result:
+        return f"| {label} | {result['side']} | failed: {result['error'].splitlines()[-1]} |||||"
+    seconds = f"{result['seconds']:,.1f}"
+    if "load_seconds" in result:
+        seconds += f" (load {result['load_seconds']:,.1f} + queries {result['query_seconds']:,.1f})"
+    used = f"{result['rules_used']:,}" if "rules_used" in result else "see its log"
+    ratio = f"{result['events_per_second'] / peer_rate:,.2f}" if peer_rate else "-"
+    return (
+        f"| {label} | {result['side']} | {result['events']:,} | {used} | {seconds} "
+        f"| {result['events_per_second']:,.0f} | {result['peak_rss_mib']:,.0f} | {ratio} |"
+    )
+
+
+def agreement_line(peer: dict[str, Any], cli: dict[str, Any]) -> str | None:
+    """How many rules the two sides counted differently (bench/detect/agreement.py explains)."""
+    if "matches" not in peer or "matches" not in cli:
+        return None
+    keys = set(peer["matches"]) | set(cli["matches"])
+    differing = sorted(k for k in keys if peer["matches"].get(k, 0) != cli["matches"].get(k, 0))
+    return (
+        f"matched events per rule: {len(keys) - len(differing):,} rules agree, "
+        f"{len(differing):,} differ (peer {sum(peer['matches'].values()):,} matches, "
+        f"wachter detect {sum(cli['matches'].values()):,})"
+    )
+
+
+def print_tables(runs: list[dict[str, Any]], streaming: dict[str, Any] | None) -> None:
+    print(
+        "\n| Windows rules | side | events | rules used | seconds | events/s | peak RSS MiB "
+        "| x peer |\n|---|---|---:|---:|---|---:|---:|---:|"
+    )
+    notes: list[str] = []
+    for run in runs:
+        peer, cli = run.get("peer"), run.get("cli")
+        peer_rate = peer.get("events_per_second") if peer and "error" not in peer else None
+        for result in (peer, cli):
+            if result is not None:
+                print(side_row(run["label"], result, peer_rate))
+        if peer and "error" not in peer:
+            notes.append(
+                f"{run['label']}: peer rules not run: {skipped_text(peer)}; rule conversion "
+                f"{peer['convert_seconds']:.1f} s (not counted); case: {peer['case_handling']}"
+            )
+        if peer and cli and (line := agreement_line(peer, cli)):
+            notes.append(f"{run['label']}: {line}")
+    for note in notes:
+        print(f"\n- {note}", end="")
+    print()
+    if streaming and "runs" in streaming:
+        print(
+            f"\n| streaming matcher, 1 core, {streaming['events']:,} parsed events | rules used "
+            "| compile s | events/s | rules skipped |\n|---|---:|---:|---:|---|"
+        )
+        for run in streaming["runs"]:
+            print(
+                f"| {run['rules']} | {run['rules_used']:,} | {run['compile_seconds']:.1f} "
+                f"| {run['events_per_second']:,.0f} | {skipped_text(run)} |"
+            )
+        print(f"\npeak RSS of the streaming process: {streaming['peak_rss_mib']:,.0f} MiB")
+
+
+def parse_counts(text: str) -> list[int | None]:
+    return [None if part == "all" else int(part) for part in text.split(",")]
+
+
+def arguments_from(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--events", type=Path, default=BENCHMARK_EVENTS)
+    parser.add_argument("--limit", type=int, help="first N events (default: all)")
+    parser.add_argument(
+        "--rules-counts",
+        type=parse_counts,
+        default=[None],
+        help="peer and CLI: comma-separated rule counts, 'all' (default: all)",
+    )
+    parser.add_argument("--rules-limit", type=int, help="shorthand for --rules-counts N")
+    parser.add_argument("--streaming-counts", type=parse_counts, default=[100, 1000, None])
+    parser.add_argument("--rules-order", choices=("shuffled", "path"), default="shuffled")
+    parser.add_argument(
+        "--sides",
+        default="peer,cli,streaming",
+        help="comma-separated: peer, cli, streaming (default: all three)",
+    )
+    arguments = parser.parse_args(argv)
+    if arguments.rules_limit is not None:
+        arguments.rules_counts = [arguments.rules_limit]
+    arguments.sides = set(arguments.sides.split(","))
+    return arguments
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = arguments_from(argv)
+    sides = arguments.sides
+    if "cli" in sides and not cli_available():
+        print("wachter detect is not available yet: the CLI side is skipped", file=sys.stderr)
+        sides = sides - {"cli"}
+    runs: list[dict[str, Any]] = []
+    streaming = None
+    with tempfile.TemporaryDirectory(prefix="bench-detect-") as directory:
+        work, events = Path(directory), arguments.events
+        event_count = arguments.limit
+        if arguments.limit is not None:
+            events = work / "events.jsonl.gz"
+            event_count = write_first_lines(arguments.events, events, arguments.limit)
+        for count in arguments.rules_counts:
+            paths = windows_rule_paths(count, order=arguments.rules_order)
+            run: dict[str, Any] = {"label": count_label(count, paths), "rules": count}
+            print(f"rules {run['label']}:", file=sys.stderr)
+            if "peer" in sides:
+                run["peer"] = run_peer(events, count, arguments.rules_order, work)
+                event_count = run["peer"].get("events", event_count)
+            if "cli" in sides:
+                total = event_count if event_count is not None else count_lines(events)
+                run["cli"] = run_cli(events, total, paths, work)
+            runs.append(run)
+        if "streaming" in sides:
+            streaming = run_streaming(
+                events, arguments.streaming_counts, arguments.rules_order, work
+            )
+    print_tables(runs, streaming)
+    write_results(arguments, runs, streaming)
+
+
+def count_lines(events: Path) -> int:
+    return sum(1 for _ in read_lines(events))
+
+
+def write_results(arguments: argparse.Namespace, runs: list[Any], streaming: Any) -> None:
+    RESULTS.mkdir(exist_ok=True)
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y%m%dT%H%M%SZ")
+    target = RESULTS / f"detect-{stamp}.json"
+    document = {
+        "started": stamp,
+        "events_file": str(arguments.events),
+        "limit": arguments.limit,
+        "rules_order": arguments.rules_order,
+        "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "runs": runs,
+        "streaming": streaming,
+    }
+    target.write_bytes(orjson.dumps(document, option=orjson.OPT_INDENT_2))
+    print(f"\nresults: {target.relative_to(REPOSITORY)}")
+
+
+if __name__ == "__main__":
+    main()
