@@ -9,7 +9,8 @@ timespan, measured up to its newest event, and is checked each time an event joi
                      group will still measure
     SlidingSequence  temporal_ordered: for each step i, the latest-starting run of events
                      matching rules 1..i in order (a dynamic programme over the steps); the
-                     number of steps completed inside the window is the value
+                     number of steps completed inside the window is the value. The recent
+                     events are kept too, to place a late one among them
 
 A *closing* window (lt, lte) opens at an event and is measured once, when it is over.
 
@@ -203,28 +204,32 @@ class SlidingSequence(SlidingWindow):
     """Steps of ``temporal_ordered``: ``chains[i]`` matched rules 1..i+1 in order.
 
     Of all runs matching steps 1..i+1 it keeps the one that started last, as it stays in the
-    window longest: that makes the in-order case exact with k·(k+1)/2 entries at most. A late
-    event (older than the newest kept one) replays the kept entries with it in time order.
+    window longest: that makes events arriving in time order exact, at O(k) per event. For
+    late events it also keeps the window's most recent events (as many as the ref budget):
+    a late event is placed among them and the runs are replayed in time order.
     """
 
     kind = "sequence"
 
-    def __init__(self, rule_keys: tuple[str, ...]) -> None:
+    def __init__(self, rule_keys: tuple[str, ...], max_refs: int) -> None:
         self.rule_keys = rule_keys
+        self.max_refs = max_refs
         self.chains: list[Chain | None] = [None] * len(rule_keys)
-        self.newest: int | None = None
+        self.recent: list[Entry] = []
 
     def add(self, entry: Entry) -> None:
-        if self.newest is None or entry.time >= self.newest:
+        in_order = not self.recent or entry.time >= self.recent[-1].time
+        bisect.insort_right(self.recent, entry, key=entry_time)
+        if in_order:
             self._step(entry)
-            self.newest = entry.time
-            return
-        kept = {id(item): item for chain in self.chains if chain for item in chain}
-        replay = sorted([*kept.values(), entry], key=entry_time)
-        self.clear()
-        for item in replay:
-            self._step(item)
-        self.newest = replay[-1].time
+        else:
+            kept = {id(item): item for chain in self.chains if chain for item in chain}
+            kept.update((id(item), item) for item in self.recent)
+            self.chains = [None] * len(self.rule_keys)
+            for item in sorted(kept.values(), key=entry_time):
+                self._step(item)
+        if len(self.recent) > self.max_refs:
+            del self.recent[: len(self.recent) - self.max_refs]
 
     def _step(self, entry: Entry) -> None:
         # Later steps first, so one event never serves as two consecutive steps.
@@ -235,7 +240,7 @@ class SlidingSequence(SlidingWindow):
                 self.chains[0] = (entry,)
                 continue
             before = self.chains[step - 1]
-            if before is None or same_event(before[-1], entry):
+            if before is None or same_event(before[-1], entry) or before[-1].time > entry.time:
                 continue
             current = self.chains[step]
             if current is None or before[0].time >= current[0].time:
@@ -245,8 +250,8 @@ class SlidingSequence(SlidingWindow):
         for step, chain in enumerate(self.chains):
             if chain is not None and chain[0].time < horizon:
                 self.chains[step] = None
-        if self.is_empty():
-            self.newest = None
+        cut = bisect.bisect_left(self.recent, horizon, key=entry_time)
+        del self.recent[:cut]
 
     def value(self) -> int:
         # A run for step i+1 never starts after the run for step i, so the live runs are a
@@ -265,15 +270,15 @@ class SlidingSequence(SlidingWindow):
 
     def clear(self) -> None:
         self.chains = [None] * len(self.rule_keys)
-        self.newest = None
+        self.recent = []
 
     def is_empty(self) -> bool:
-        return all(chain is None for chain in self.chains)
+        return not self.recent and all(chain is None for chain in self.chains)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
-            "newest": self.newest,
+            "recent": [entry.to_json() for entry in self.recent],
             "chains": [
                 None if chain is None else [entry.to_json() for entry in chain]
                 for chain in self.chains
@@ -281,15 +286,17 @@ class SlidingSequence(SlidingWindow):
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], rule_keys: tuple[str, ...]) -> SlidingSequence:
-        window = cls(rule_keys)
+    def from_json(
+        cls, data: dict[str, Any], rule_keys: tuple[str, ...], max_refs: int
+    ) -> SlidingSequence:
+        window = cls(rule_keys, max_refs)
         chains = data["chains"]
         if len(chains) == len(rule_keys):
             window.chains = [
                 None if chain is None else tuple(Entry.from_json(item) for item in chain)
                 for chain in chains
             ]
-            window.newest = data["newest"]
+        window.recent = sorted((Entry.from_json(item) for item in data["recent"]), key=entry_time)
         return window
 
 
@@ -300,7 +307,7 @@ def new_sliding(correlation: CompiledCorrelation, max_refs: int) -> SlidingWindo
         case CorrelationType.VALUE_COUNT | CorrelationType.TEMPORAL:
             return SlidingDistinct(max_refs)
         case CorrelationType.TEMPORAL_ORDERED:
-            return SlidingSequence(correlation.rule_keys)
+            return SlidingSequence(correlation.rule_keys, max_refs)
 
 
 def sliding_from_json(
@@ -312,7 +319,7 @@ def sliding_from_json(
         case SlidingDistinct.kind:
             return SlidingDistinct.from_json(data, max_refs)
         case _:
-            return SlidingSequence.from_json(data, correlation.rule_keys)
+            return SlidingSequence.from_json(data, correlation.rule_keys, max_refs)
 
 
 class ClosingWindow:
