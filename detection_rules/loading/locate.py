@@ -158,6 +158,7 @@ _ISSUE_FINDERS: Final[tuple[tuple[str, _IssueFinder], ...]] = (
     ("fieldname", _fieldname_line),
     ("identifier", lambda doc, _value: key_line(doc.node, ("id",))),
     ("title", lambda doc, _value: key_line(doc.node, ("title",))),
+    ("event_id", lambda doc, event_id: _value_line(doc, str(event_id))),
     ("logsource", lambda doc, _value: key_line(doc.node, ("logsource",))),
 )
 
