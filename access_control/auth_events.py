@@ -4,6 +4,11 @@ The detection engine watches the console like any other system (DESIGN.md: "the 
 watches itself with the same rules"): ingest pulls these with ``authentication_events``
 and feeds them through the same pipeline, logsource ``product: wachter, service: auth``.
 The audit trail stays the single source; ECS is a view of it.
+
+Sign-ins, MFA and token use are ``authentication`` events about ``user.name``. Creating an
+account and changing its role are ``iam`` events, as ECS and the Windows parser write them:
+``user.name`` is who acted, ``user.target.name`` the account acted on (the rule pack's
+"administrator account created" reads them).
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ from access_control.models import AuditEntry
 
 DATASET = "wachter.auth"
 _PREFIXES = ("auth.", "mfa.")
-_ALSO = ("user.locked",)
+_ALSO = ("user.locked", "user.created", "user.role_changed")
+# Account management: ECS event.type per action (category iam).
+_IAM_TYPES = {"user.created": ["user", "creation"], "user.role_changed": ["user", "change"]}
 # ECS event.type per action; anything else authentication-related is "info".
 _TYPES = {
     "auth.login.success": ["start"],
@@ -46,7 +53,12 @@ def as_ecs(entry: AuditEntry) -> dict[str, Any]:
         },
         "wachter": {"logsource": {"product": "wachter", "service": "auth"}, "details": details},
     }
-    if username and username != "?":
+    if entry.action in _IAM_TYPES:
+        document["event"].update(category=["iam"], type=_IAM_TYPES[entry.action])
+        document["user"] = {"name": entry.actor}
+        if username:
+            document["user"]["target"] = {"name": username}
+    elif username and username != "?":
         document["user"] = {"name": username}
     if entry.ip:
         document["source"] = {"ip": entry.ip}

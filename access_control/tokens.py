@@ -187,10 +187,26 @@ def authenticate(
 def record_use(session: Session, token: ApiToken, *, now: datetime, ip: str | None) -> None:
     """Note when and from where ``token`` was used (flushed with the caller's unit of work),
     to the minute: a shipper calls many times a second, and writing the row each time would
-    make every call a write transaction (on SQLite: the write lock and an fsync)."""
+    make every call a write transaction (on SQLite: the write lock and an fsync).
+
+    A use from another address than the last one is audited (``auth.token.new_source``,
+    from the new address): a stolen token shows up there, and the detection engine sees it
+    as one of Wachter's own authentication events.
+    """
     address = ip[:45] if ip else None
     last = token.last_used_at
     if last is None or now - last >= LAST_USED_PRECISION or token.last_used_ip != address:
+        previous = token.last_used_ip
+        if previous is not None and address is not None and previous != address:
+            audit.record(
+                session,
+                actor=Actor(name=f"token:{token.name}", user_id=token.owner_id, ip=address),
+                action="auth.token.new_source",
+                target=f"token:{token.id}",
+                outcome="success",
+                now=now,
+                details={"token_id": token.id, "previous_ip": previous},
+            )
         token.last_used_at = now
         token.last_used_ip = address
         session.add(token)

@@ -25,8 +25,8 @@ def test_login_failures_and_successes_become_ecs_authentication_events(db_sessio
     record(
         db_session,
         actor=actor,
-        action="user.created",
-        target="user:bob",
+        action="token.created",
+        target="token:1",
         outcome="success",
         now=NOW,
     )
@@ -70,3 +70,37 @@ def test_the_cursor_returns_only_newer_events(db_session):
     later = authentication_events(db_session, after_id=first.id)
     assert [event["event"]["action"] for event in later] == ["mfa.totp.replay_rejected"]
     assert later[0]["event"]["outcome"] == "failure"
+
+
+def test_creating_an_account_and_changing_its_role_are_iam_events_about_the_target(db_session):
+    admin = Actor(name="alice", ip="192.0.2.8")
+    record(
+        db_session,
+        actor=admin,
+        action="user.created",
+        target="user:bob",
+        outcome="success",
+        now=NOW,
+        details={"role": "admin"},
+    )
+    record(
+        db_session,
+        actor=admin,
+        action="user.role_changed",
+        target="user:carol",
+        outcome="success",
+        now=NOW,
+        details={"from": "analyst", "to": "admin"},
+    )
+
+    created, changed = authentication_events(db_session)
+
+    assert created["event"]["category"] == ["iam"]
+    assert created["event"]["type"] == ["user", "creation"]
+    assert created["user"] == {"name": "alice", "target": {"name": "bob"}}
+    assert created["wachter"]["details"] == {"role": "admin"}
+    assert created["source"] == {"ip": "192.0.2.8"}
+    assert changed["event"]["type"] == ["user", "change"]
+    assert changed["user"] == {"name": "alice", "target": {"name": "carol"}}
+    assert changed["wachter"]["details"] == {"from": "analyst", "to": "admin"}
+    assert changed["wachter"]["logsource"] == {"product": "wachter", "service": "auth"}

@@ -131,8 +131,8 @@ def test_sign_in_events_are_imported_once_from_the_audit_trail(db_session):
     record(
         db_session,
         actor=actor,
-        action="user.created",
-        target="user:bob",
+        action="token.created",
+        target="token:1",
         outcome="success",
         now=NOW,
     )

@@ -350,6 +350,31 @@ def test_use_is_recorded_to_the_minute_or_when_the_address_changes(db_session, c
     assert token.last_used_at == clock.now()
 
 
+def test_a_use_from_another_address_than_the_last_is_audited_from_the_new_address(
+    db_session, clock
+):
+    token, token_text = issue(db_session, clock, Scope.EVENTS_WRITE)
+    check(db_session, clock, token_text, ip="203.0.113.9")  # the first use: nothing to compare
+    check(db_session, clock, token_text, ip="203.0.113.9")
+    clock.advance(timedelta(minutes=2))
+    check(db_session, clock, token_text, ip="203.0.113.9")
+    assert _audit(db_session, "auth.token.new_source") == []
+
+    clock.advance(timedelta(seconds=10))
+    check(db_session, clock, token_text, ip="198.51.100.23")
+    check(db_session, clock, token_text, ip=None)  # no address: nothing to compare either
+
+    [entry] = _audit(db_session, "auth.token.new_source")
+    assert (entry.target, entry.ip, entry.actor) == (
+        f"token:{token.id}",
+        "198.51.100.23",
+        "token:siem",
+    )
+    assert entry.occurred_at.replace(tzinfo=None) == clock.now().replace(tzinfo=None)
+    assert entry.details == f'{{"previous_ip":"203.0.113.9","token_id":{token.id}}}'
+    assert verify_chain(db_session).is_intact
+
+
 def test_list_shows_every_token_newest_first_with_its_state(db_session, clock):
     issue(db_session, clock, name="active")
     issue(db_session, clock, name="expired", expires_in=timedelta(hours=1))
