@@ -377,3 +377,27 @@ correlation:
     assert keys(engine.advance(at(61))) == ["single_failure"]
     (hit,) = feed(engine, "vpn_login", 120, "v", user("alice"))
     assert hit.event_refs == ("f", "v")
+
+
+def test_temporal_ordered_follows_the_run_that_started_last_when_an_earlier_one_expires() -> None:
+    engine = engine_for(
+        """
+title: Badge, VPN, failure
+name: badge_vpn_failure
+correlation:
+    type: temporal_ordered
+    rules: [badge_access, vpn_login, failed_login]
+    timespan: 100s
+"""
+    )
+    for rule, seconds, ref in [
+        ("badge_access", 0, "b1"),
+        ("vpn_login", 10, "v1"),
+        ("badge_access", 50, "b2"),
+        ("vpn_login", 60, "v2"),
+    ]:
+        assert feed(engine, rule, seconds, ref) == []
+    # b1 is more than 100 s before 120; the run b2, v2 still fits.
+    (hit,) = feed(engine, "failed_login", 120, "f")
+    assert hit.event_refs == ("b2", "v2", "f")
+    assert hit.value == 3
