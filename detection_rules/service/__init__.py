@@ -1,0 +1,64 @@
+"""The rule registry, as plain functions: session first, keyword-only arguments, ``actor``
+for every change (recorded in the audit trail), ``flush`` but never ``commit``.
+
+    import_rules(session, sources, *, actor, now, origin, enabled, pipeline) -> ImportReport
+    list_rules / find_rule / get_rule / rule_versions / get_rule_version
+    enable_rule / disable_rule(session, key, *, actor, now)
+    enabled_rule_texts(session) -> [RuleText]   what the streaming engine loads
+    set_list / add_to_list / remove_from_list(session, *, name, …, actor, now)
+    get_lists(session) -> {name: values}; lists_version(session) -> str (poll for changes)
+"""
+
+from detection_rules.service.imports import (
+    ImportedRule,
+    ImportOutcome,
+    ImportReport,
+    import_rules,
+    text_digest,
+)
+from detection_rules.service.lists import (
+    add_to_list,
+    find_lists,
+    get_list,
+    get_lists,
+    list_values,
+    lists_version,
+    remove_from_list,
+    set_list,
+)
+from detection_rules.service.rules import (
+    RuleText,
+    disable_rule,
+    enable_rule,
+    enabled_rule_texts,
+    find_rule,
+    get_rule,
+    get_rule_version,
+    list_rules,
+    rule_versions,
+)
+
+__all__ = [
+    "ImportOutcome",
+    "ImportReport",
+    "ImportedRule",
+    "RuleText",
+    "add_to_list",
+    "disable_rule",
+    "enable_rule",
+    "enabled_rule_texts",
+    "find_lists",
+    "find_rule",
+    "get_list",
+    "get_lists",
+    "get_rule",
+    "get_rule_version",
+    "import_rules",
+    "list_rules",
+    "list_values",
+    "lists_version",
+    "remove_from_list",
+    "rule_versions",
+    "set_list",
+    "text_digest",
+]
