@@ -1,0 +1,241 @@
+"""Rules and correlations together: one event in, its detections out. Used by both modes.
+
+``compile_rule_set`` compiles pySigma rules (single-event and correlation) through one
+pipeline; what cannot be compiled is returned with the reason, never silently dropped.
+``DetectionEngine.process`` runs the matcher on an event, records each match's explanation,
+tells the correlation engine of matches of the rules correlations refer to, and returns
+``Detection``s: one per matched rule (unless a correlation's ``generate: false`` withholds
+it) and one per correlation hit. The streaming consumer passes event ids as refs and saves
+the correlation state; ``wachter detect`` passes the events themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sigma.correlations import SigmaCorrelationRule
+from sigma.processing.pipeline import ProcessingPipeline
+from sigma.rule import SigmaRule
+
+from detection_rules.correlation import (
+    CompiledCorrelation,
+    CorrelationEngine,
+    CorrelationHit,
+    compile_correlation,
+    suppressed_rules,
+)
+from detection_rules.errors import DetectionRuleError
+from detection_rules.fields import event_time
+from detection_rules.matcher import (
+    CompiledRule,
+    EventView,
+    Matcher,
+    SelectionMatch,
+    compile_rule,
+    rule_key,
+)
+from detection_rules.matcher.view import DerivedField
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    rules: tuple[CompiledRule, ...]
+    correlations: tuple[CompiledCorrelation, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.rules) + len(self.correlations)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A rule that could not be compiled, and why."""
+
+    key: str
+    title: str
+    error: DetectionRuleError
+
+
+def compile_rule_set(
+    rules: Iterable[SigmaRule | SigmaCorrelationRule],
+    *,
+    pipeline: ProcessingPipeline | None = None,
+    lists: Mapping[str, Sequence[str]] | None = None,
+    versions: Mapping[str, int] | None = None,
+) -> tuple[RuleSet, list[Rejected]]:
+    """Compile every rule; correlations whose referenced rules failed are rejected too."""
+    compiled: list[CompiledRule] = []
+    pending: list[SigmaCorrelationRule] = []
+    rejected: list[Rejected] = []
+    versions = versions or {}
+    for rule in rules:
+        if isinstance(rule, SigmaCorrelationRule):
+            pending.append(rule)
+            continue
+        key = rule_key(rule)
+        try:
+            compiled.append(
+                compile_rule(rule, pipeline=pipeline, lists=lists, version=versions.get(key))
+            )
+        except DetectionRuleError as error:
+            rejected.append(Rejected(key, rule.title, error))
+    known = {rule.key for rule in compiled}
+    correlations: list[CompiledCorrelation] = []
+    for correlation in pending:
+        try:
+            candidate = compile_correlation(correlation, pipeline=pipeline)
+        except DetectionRuleError as error:
+            rejected.append(Rejected(rule_key(correlation), correlation.title, error))
+            continue
+        correlations.append(candidate)
+        known.add(candidate.key)
+    correlations = _with_known_references(correlations, known, rejected)
+    return RuleSet(tuple(compiled), tuple(correlations)), rejected
+
+
+def _with_known_references(
+    correlations: list[CompiledCorrelation], known: set[str], rejected: list[Rejected]
+) -> list[CompiledCorrelation]:
+    # A correlation over a rule that failed to compile (or over such a correlation) would
+    # never fire; it is rejected with the reason instead. Repeat until nothing changes.
+    from core.i18n import N_  # noqa: PLC0415 - only needed on this rare path
+
+    kept = list(correlations)
+    changed = True
+    while changed:
+        changed = False
+        for correlation in list(kept):
+            missing = [key for key in correlation.rule_keys if key not in known]
+            if missing:
+                kept.remove(correlation)
+                known.discard(correlation.key)
+                error = DetectionRuleError(
+                    N_("The correlation refers to a rule that is not available: %(rule)s"),
+                    rule=missing[0],
+                )
+                rejected.append(Rejected(correlation.key, correlation.title, error))
+                changed = True
+    return kept
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One alert-to-be: a rule matched one event, or a correlation fired for a group."""
+
+    rule_key: str
+    rule_id: str | None
+    rule_name: str | None
+    title: str
+    level: str | None
+    tags: tuple[str, ...]
+    version: int | None
+    kind: str  # "rule" or "correlation"
+    event_refs: tuple[Any, ...]
+    time: datetime | None
+    explanation: tuple[SelectionMatch, ...] = ()
+    group: dict[str, Any] | None = None
+    correlation: dict[str, Any] | None = field(default=None)
+
+    def explanation_json(self) -> list[dict[str, Any]]:
+        """The explanation as plain data (stored with the detection, shown in the console)."""
+        return [
+            {
+                "selection": selection.selection,
+                "fields": [
+                    {"field": match.field, "pattern": match.pattern, "value": match.value}
+                    for match in selection.fields
+                ],
+            }
+            for selection in self.explanation
+        ]
+
+
+class DetectionEngine:
+    def __init__(
+        self,
+        rule_set: RuleSet,
+        *,
+        derived: Mapping[str, DerivedField] | None = None,
+        versions: Mapping[str, int] | None = None,
+        max_groups: int = 100_000,
+        max_events_per_window: int = 1000,
+    ) -> None:
+        self.rule_set = rule_set
+        self.derived = derived
+        self.matcher = Matcher(rule_set.rules, derived=derived)
+        self.correlations = CorrelationEngine(
+            rule_set.correlations,
+            max_groups=max_groups,
+            max_events_per_window=max_events_per_window,
+        )
+        self._versions = dict(versions or {})
+        self._silent = suppressed_rules(rule_set.correlations)
+        self._correlated = frozenset(
+            key for correlation in rule_set.correlations for key in correlation.rule_keys
+        )
+
+    def process(
+        self, event: Mapping[str, Any], *, ref: Any, fallback_time: datetime | None = None
+    ) -> list[Detection]:
+        """The detections ``event`` causes (``ref`` is how detections point back at it)."""
+        view = EventView(event, self.derived)
+        matched = self.matcher.match_view(view)
+        if not matched:
+            return []
+        moment = event_time(event) or fallback_time
+        found: list[Detection] = []
+        for rule in matched:
+            if rule.key not in self._silent:
+                found.append(self._rule_detection(rule, view, ref, moment))
+            if rule.key in self._correlated and moment is not None:
+                hits = self.correlations.observe(rule.key, event, time=moment, event_ref=ref)
+                found.extend(self._correlation_detection(hit) for hit in hits)
+        return found
+
+    def advance(self, now: datetime) -> list[Detection]:
+        """Close correlation windows that ended before ``now`` (``lt``/``lte`` fire here)."""
+        return [self._correlation_detection(hit) for hit in self.correlations.advance(now)]
+
+    def _rule_detection(
+        self, rule: CompiledRule, view: EventView, ref: Any, moment: datetime | None
+    ) -> Detection:
+        return Detection(
+            rule_key=rule.key,
+            rule_id=rule.id,
+            rule_name=rule.name,
+            title=rule.title,
+            level=rule.level,
+            tags=rule.tags,
+            version=rule.version if rule.version is not None else self._versions.get(rule.key),
+            kind="rule",
+            event_refs=(ref,),
+            time=moment,
+            explanation=rule.explain(view),
+        )
+
+    def _correlation_detection(self, hit: CorrelationHit) -> Detection:
+        correlation = hit.correlation
+        return Detection(
+            rule_key=correlation.key,
+            rule_id=correlation.id,
+            rule_name=correlation.name,
+            title=correlation.title,
+            level=correlation.level,
+            tags=correlation.tags,
+            version=self._versions.get(correlation.key),
+            kind="correlation",
+            event_refs=hit.event_refs,
+            time=hit.last_time,
+            group=dict(hit.group),
+            correlation={
+                "type": str(correlation.type.value)
+                if hasattr(correlation.type, "value")
+                else str(correlation.type),
+                "value": hit.value,
+                "first_time": hit.first_time.isoformat(),
+                "last_time": hit.last_time.isoformat(),
+                "truncated": hit.truncated,
+            },
+        )
