@@ -151,15 +151,9 @@ def compile_correlation(
         for target in rule_keys
     }
     value_fields = _value_fields(processed, correlation_type, aliases, rule_keys, key)
-    fingerprint = _fingerprint(
-        correlation_type,
-        rule_keys,
-        processed.timespan.seconds,
-        group_by,
-        group_fields,
-        value_fields,
-        condition,
-    )
+    # Everything the saved windows depend on (not the title, level or generate).
+    evaluation = (correlation_type, rule_keys, processed.timespan.seconds, group_by)
+    fingerprint = _fingerprint(*evaluation, group_fields, value_fields, condition)
     return CompiledCorrelation(
         key=key,
         id=str(rule.id) if rule.id else None,

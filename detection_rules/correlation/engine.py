@@ -18,7 +18,8 @@ how idle groups are forgotten. Semantics, per group (one combination of ``group-
   first reaches the count; ``neq`` fires as soon as it differs, usually at the first event.)
 * **Late events** are placed by their time: one within a timespan of the group's newest event
   joins the window; an older one is counted in a window of its own (it cannot be measured
-  with events that have already expired).
+  with events that have already expired). temporal_ordered places a late event among the
+  window's most recent ``max_events_per_window`` events.
 * **Closing windows** (lt, lte). A window opens at a group's event (and spans ``timespan``
   from it); the events that fall in it join it; once ``advance(now)`` passes its end, it fires
   if its value is too low. A group with no event at all has no window: absence of every event
@@ -27,8 +28,12 @@ how idle groups are forgotten. Semantics, per group (one combination of ``group-
   ``detection_rules.fields.field_values``; a missing field groups under ``null``, a field
   with several values groups under the list of them. value_count counts each value of a
   multi-valued field and ignores events without the field.
+* **One event, two rules.** Consecutive ``observe`` calls with the same ``event_ref`` and
+  time are one event: counted once by event_count and value_count; two rules to temporal;
+  never two steps of one temporal_ordered sequence.
 * **Chaining.** A correlation's hit is, for a correlation referring to it, an event at the
-  hit's last time whose fields are the hit's ``group``; its refs are the hit's event refs.
+  hit's last time whose fields are the hit's ``group``; its refs are the hit's event refs
+  (so an outer hit's times are those of the hits it consumed, its refs their events).
 * **Bounds.** At most ``max_groups`` groups per correlation (the least recently seen is
   evicted, counted in ``evicted``) and ``max_events_per_window`` refs per group: values stay
   exact, a hit with refs left out says ``truncated``.
@@ -79,6 +84,8 @@ class CorrelationEngine:
             for target in dict.fromkeys(correlation.rule_keys):
                 self._routes.setdefault(target, []).append(index)
         self._heap: list[tuple[int, int, str]] = []
+        # Saved groups of rules no longer loaded: deleted in the next dirty().
+        self._forgotten: dict[str, list[str]] = {}
 
     @property
     def correlations(self) -> tuple[CompiledCorrelation, ...]:
@@ -157,7 +164,7 @@ class CorrelationEngine:
     def dirty(self) -> dict[str, Any]:
         """Groups changed (their new state) and deleted since the last call, per correlation."""
         changed: dict[str, dict[str, Any]] = {}
-        deleted: dict[str, list[str]] = {}
+        deleted, self._forgotten = self._forgotten, {}
         for state in self._states:
             current = {
                 key: state.group_to_json(key) for key in state.changed if key in state.groups
@@ -171,10 +178,15 @@ class CorrelationEngine:
         return {"format": STATE_FORMAT, "changed": changed, "deleted": deleted}
 
     def load(self, state: Mapping[str, Any]) -> None:
-        """Replace the engine's state with a ``snapshot()`` (or merged ``dirty()``) result."""
+        """Replace the engine's state with a ``snapshot()`` (or merged ``dirty()``) result.
+
+        Saved groups that cannot be resumed (their rule is gone or changed) are reported as
+        deleted by the next ``dirty()``, so incremental storage forgets them too.
+        """
         if state.get("format") != STATE_FORMAT:
             raise ValueError(f"unknown correlation state format: {state.get('format')!r}")
         self._heap = []
+        self._forgotten = {}
         for correlation_state in self._states:
             correlation_state.groups.clear()
             correlation_state.changed.clear()
@@ -182,7 +194,8 @@ class CorrelationEngine:
         for correlation_key, groups in state.get("groups", {}).items():
             index = self._by_key.get(correlation_key)
             if index is None:
-                continue  # the rule is gone
+                self._forgotten[correlation_key] = sorted(groups)
+                continue
             for key, data in groups.items():
                 if self._states[index].load_group(key, data) is not None:
                     self._schedule(index, key)

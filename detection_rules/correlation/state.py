@@ -281,8 +281,9 @@ class CorrelationState:
         return self.groups[key].to_json(self.correlation.fingerprint)
 
     def load_group(self, key: str, data: Mapping[str, Any]) -> GroupState | None:
-        """A group from its saved form; None when it was saved under another rule version."""
+        """A group from its saved form; None (and deleted) when saved under another version."""
         if data.get("fingerprint") != self.correlation.fingerprint:
+            self.mark_deleted(key)
             return None
         group = GroupState()
         group.newest = data["newest"]
@@ -290,10 +291,12 @@ class CorrelationState:
             group.sliding = sliding_from_json(data["sliding"], self.correlation, self.max_refs)
         group.closing = [ClosingWindow.from_json(window) for window in data["closing"]]
         if group.is_empty():
+            self.mark_deleted(key)
             return None
         while len(self.groups) >= self.max_groups:
-            self.groups.popitem(last=False)
+            oldest, _ = self.groups.popitem(last=False)
             self.evicted += 1
+            self.mark_deleted(oldest)
         self.groups[key] = group
         return group
 

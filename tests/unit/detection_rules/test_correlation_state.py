@@ -146,6 +146,8 @@ def test_state_of_a_rule_no_longer_loaded_is_ignored() -> None:
     only_spraying = [c for c in compiled(RULES) if c.key == "spraying"]
     restored = CorrelationEngine.restore(only_spraying, through_json(engine.snapshot()))
     assert set(restored.snapshot()["groups"]) == {"spraying"}
+    assert restored.dirty()["deleted"] == {"brute_force": ['["alice"]']}
+    assert restored.dirty()["deleted"] == {}
 
 
 def test_a_state_of_unknown_format_is_refused() -> None:
