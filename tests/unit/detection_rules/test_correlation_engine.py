@@ -102,7 +102,7 @@ def test_a_too_few_window_holds_only_the_events_of_its_timespan() -> None:
 
 def test_the_window_slides_across_clock_aligned_bucket_boundaries() -> None:
     engine = brute_force("gte", 4)
-    # 10:03, 10:04 | 10:05:30, 10:06:30: two per 5-minute bucket, four in 3.5 minutes.
+    # 09:58, 09:59 | 10:00:30, 10:01:30: two per 5-minute bucket, four in 3.5 minutes.
     for ref, seconds in enumerate([-120, -60]):
         assert feed(engine, "failed_login", seconds, ref, user("alice")) == []
     assert feed(engine, "failed_login", 30, 2, user("alice")) == []
