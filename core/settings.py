@@ -14,9 +14,11 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from core.errors import ConfigError
 
@@ -159,6 +161,10 @@ class Settings:
     retention_days: int = 90
     # Column mapping for badge/door CSV exports (docs/ingest.md); the CLI can name another.
     badge_mapping: Path | None = None
+    # The organisation's time zone and office hours (Monday to Friday), for rules about
+    # when something happens (the derived field wachter.time.office_hours, docs/detection.md).
+    timezone: str = "Europe/Amsterdam"
+    office_hours: tuple[time, time] = (time(7, 0), time(19, 0))
 
     def __post_init__(self) -> None:
         if not self.data_dir.is_absolute():
@@ -209,6 +215,28 @@ class Settings:
         return cls(data_dir=data_dir, **values)
 
 
+def _parse_timezone(raw: str) -> str:
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Amsterdam)") from None
+    return name
+
+
+def _parse_office_hours(raw: str) -> tuple[time, time]:
+    opens, separator, closes = raw.strip().partition("-")
+    try:
+        if not separator:
+            raise ValueError
+        start, end = time.fromisoformat(opens.strip()), time.fromisoformat(closes.strip())
+    except ValueError:
+        raise ValueError(f"{raw.strip()!r} is not a range like 07:00-19:00") from None
+    if start >= end:
+        raise ValueError("the office must open before it closes")
+    return start, end
+
+
 _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "data_dir": ("WACHTER_DATA_DIR", str.strip),
     "database_url": ("WACHTER_DATABASE_URL", _parse_database_url),
@@ -233,6 +261,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "ingest_rate_limit": ("WACHTER_INGEST_RATE_LIMIT", _parse_int(1, 999999)),
     "retention_days": ("WACHTER_RETENTION_DAYS", _parse_int(1, 36500)),
     "badge_mapping": ("WACHTER_BADGE_MAPPING", _parse_file),
+    "timezone": ("WACHTER_TIMEZONE", _parse_timezone),
+    "office_hours": ("WACHTER_OFFICE_HOURS", _parse_office_hours),
 }
 assert set(_PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a variable"
 

@@ -159,6 +159,7 @@ class DetectionEngine:
         *,
         derived: Mapping[str, DerivedField] | None = None,
         versions: Mapping[str, int] | None = None,
+        silent: frozenset[str] = frozenset(),
         max_groups: int = 100_000,
         max_events_per_window: int = 1000,
     ) -> None:
@@ -170,8 +171,10 @@ class DetectionEngine:
             max_groups=max_groups,
             max_events_per_window=max_events_per_window,
         )
-        self._versions = dict(versions or {})
-        self._silent = suppressed_rules(rule_set.correlations)
+        self.versions: Mapping[str, int] = dict(versions or {})
+        # Rules whose own matches raise nothing: generate: false, or loaded only because
+        # an enabled correlation refers to them.
+        self._silent = suppressed_rules(rule_set.correlations) | silent
         self._correlated = frozenset(
             key for correlation in rule_set.correlations for key in correlation.rule_keys
         )
@@ -208,7 +211,7 @@ class DetectionEngine:
             title=rule.title,
             level=rule.level,
             tags=rule.tags,
-            version=rule.version if rule.version is not None else self._versions.get(rule.key),
+            version=rule.version if rule.version is not None else self.versions.get(rule.key),
             kind="rule",
             event_refs=(ref,),
             time=moment,
@@ -224,7 +227,7 @@ class DetectionEngine:
             title=correlation.title,
             level=correlation.level,
             tags=correlation.tags,
-            version=self._versions.get(correlation.key),
+            version=self.versions.get(correlation.key),
             kind="correlation",
             event_refs=hit.event_refs,
             time=hit.last_time,

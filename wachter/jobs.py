@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from access_control import sessions
 from core import Clock, Settings
+from detection_rules import DetectionConsumer, OfficeHours
 from ingest import dead_letters, pipeline
 from storage import Database, acquire_lease, release_lease
 from storage.events import purge_events
@@ -79,9 +80,9 @@ def _delivery(consumer: pipeline.EventConsumer) -> Job:
     return Job(name=f"ingest.deliver.{consumer.name}", interval=timedelta(seconds=1), run=run)
 
 
-def _retention(days: int) -> Job:
+def _retention(days: int, consumers: Sequence[pipeline.EventConsumer]) -> Job:
     def run(session: Session, now: datetime) -> bool:
-        keep_from = pipeline.oldest_unconsumed(session, [c.name for c in EVENT_CONSUMERS])
+        keep_from = pipeline.oldest_unconsumed(session, [c.name for c in consumers])
         purged = purge_events(
             session,
             ingested_before=now - timedelta(days=days),
@@ -95,8 +96,11 @@ def _retention(days: int) -> Job:
     return Job(name="ingest.purge_old_events", interval=timedelta(minutes=10), run=run)
 
 
-# Consumers of the event stream (the detection engine registers here).
-EVENT_CONSUMERS: tuple[pipeline.EventConsumer, ...] = ()
+def event_consumers(settings: Settings) -> tuple[pipeline.EventConsumer, ...]:
+    """The consumers of the stored event stream: the detection engine."""
+    opens, closes = settings.office_hours
+    hours = OfficeHours(timezone=settings.timezone, opens=opens, closes=closes)
+    return (DetectionConsumer(office_hours=hours),)
 
 # Jobs of the domain packages that need no settings, in one list, in one place.
 JOBS: tuple[Job, ...] = (
@@ -116,10 +120,11 @@ JOBS: tuple[Job, ...] = (
 
 def jobs_for(settings: Settings) -> tuple[Job, ...]:
     """Every job ``serve`` and ``worker`` run with these settings."""
+    consumers = event_consumers(settings)
     return (
         *JOBS,
-        _retention(settings.retention_days),
-        *(_delivery(consumer) for consumer in EVENT_CONSUMERS),
+        _retention(settings.retention_days, consumers),
+        *(_delivery(consumer) for consumer in consumers),
     )
 
 

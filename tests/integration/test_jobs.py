@@ -8,7 +8,7 @@ import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from access_control.models import AuthSession
 from access_control.sessions import ABSOLUTE, PENDING, Stage
@@ -177,12 +177,14 @@ def test_the_retention_job_purges_events_older_than_the_setting(migrated_databas
             batch = Batch(receiver="test", source="test", ingested=now - timedelta(days=days))
             batch.add({"message": key}, event_key=key, raw=key)
             batch.store(session)
-    retention = next(
-        job
-        for job in jobs_for(dataclasses.replace(settings, retention_days=30))
-        if job.name == "ingest.purge_old_events"
-    )
-    BackgroundJobs(migrated_database, [retention], clock=clock, holder="w").run_once(retention)
+    jobs = {job.name: job for job in jobs_for(dataclasses.replace(settings, retention_days=30))}
+    retention, detection = jobs["ingest.purge_old_events"], jobs["ingest.deliver.detection"]
+    runner = BackgroundJobs(migrated_database, [detection, retention], clock=clock, holder="w")
+    runner.run_once(retention)  # detection has not read them yet: nothing unread is purged
+    with migrated_database.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(Event)) == 2
+    runner.run_once(detection)
+    runner.run_once(retention)
 
     with migrated_database.unit_of_work() as session:
         assert [e.data["message"] for e in session.scalars(select(Event))] == ["young"]
