@@ -22,7 +22,7 @@ What keeps a rule out (an error) and what is only shown (a warning):
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from typing import Final, cast
 from uuid import UUID
@@ -80,11 +80,13 @@ def validate_sources(
     pipeline: ProcessingPipeline | None = None,
     lists: Mapping[str, Sequence[str]] | None = None,
     strict: bool = False,
+    progress: Callable[[], object] | None = None,
 ) -> list[ParsedSource]:
     """``sources`` with validator and compile problems added and every rejected rule removed.
 
     ``lists`` are the registry's ``|expand`` lists: given, an undefined one is a warning;
-    ``None`` (a check without database) says nothing about lists.
+    ``None`` (a check without database) says nothing about lists. ``progress`` is called
+    once per rule compiled (for a progress bar).
     """
     entries = [entry for source in sources for entry in source.loaded]
     found: dict[int, list[RuleProblem]] = {id(entry): [] for entry in entries}
@@ -92,6 +94,8 @@ def validate_sources(
         found[id(entry)].append(problem)
     for entry in entries:
         found[id(entry)].extend(_compile_problems(entry, pipeline, lists))
+        if progress is not None:
+            progress()
     if strict:
         found = {
             key: [replace(problem, severity=Severity.ERROR) for problem in problems]

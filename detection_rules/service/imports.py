@@ -10,7 +10,7 @@ and the others are, so one bad file never holds back a rule pack.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -87,11 +87,13 @@ def import_rules(
     origin: RuleOrigin = RuleOrigin.IMPORTED,
     enabled: bool = True,
     pipeline: ProcessingPipeline | None = None,
+    progress: Callable[[], object] | None = None,
 ) -> ImportReport:
     """Read, check and store ``sources``; ``enabled`` applies to rules new to the registry.
 
     ``pipeline`` is what rules are compile-checked with (default: the service's own
-    pipelines). Correlations may refer to rules imported earlier.
+    pipelines). Correlations may refer to rules imported earlier. ``progress`` is called
+    once per rule checked.
     """
     parsed = [
         source if isinstance(source, ParsedSource) else parse_rule_source(source)
@@ -99,7 +101,10 @@ def import_rules(
     ]
     linked = resolve_references(parsed, known=_registry_rules(session, parsed))
     checked = validate_sources(
-        linked, pipeline=pipeline or default_pipeline(), lists=get_lists(session)
+        linked,
+        pipeline=pipeline or default_pipeline(),
+        lists=get_lists(session),
+        progress=progress,
     )
     checked = _reject_duplicate_keys(checked)
     stored = [
