@@ -31,7 +31,7 @@ from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from core import Clock, SystemClock
@@ -141,14 +141,15 @@ class DetectionConsumer:
 
 def rules_stamp(session: Session) -> str:
     """A value that changes whenever a rule is added, edited, enabled or disabled."""
-    count, latest, versions = session.execute(
+    count, latest, versions, enabled = session.execute(
         select(
             func.count(DetectionRule.key),
             func.max(DetectionRule.updated_at),
             func.coalesce(func.sum(DetectionRule.current_version), 0),
+            func.coalesce(func.sum(case((DetectionRule.enabled, 1), else_=0)), 0),
         )
     ).one()
-    return f"{count}:{latest}:{versions}"
+    return f"{count}:{latest}:{versions}:{enabled}"
 
 
 def _compile(

@@ -9,7 +9,13 @@ from sqlalchemy import MetaData
 from storage import Base
 
 # Each package that owns tables adds its models module here.
-MODEL_MODULES = ("storage.leases", "storage.events", "access_control.models", "ingest.models")
+MODEL_MODULES = (
+    "storage.leases",
+    "storage.events",
+    "access_control.models",
+    "ingest.models",
+    "detection_rules.models",
+)
 
 
 def metadata() -> MetaData:

@@ -141,8 +141,9 @@ def _expand_placeholders(field: str | None, value: SigmaString, lists: Lists) ->
 
 
 def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
-    if "/" not in entry:
-        return None
+    # A list of addresses and ranges ("10.20.0.0/16", "192.0.2.5") is matched as networks,
+    # a single address as its /32 or /128: the same answer as text for a plain address,
+    # and right for the ranges and for IPv6 written in another form.
     try:
         return ipaddress.ip_network(entry, strict=False)
     except ValueError:

@@ -7,8 +7,23 @@ for every change (recorded in the audit trail), ``flush`` but never ``commit``.
     enabled_rule_texts(session) -> [RuleText]   what the streaming engine loads
     set_list / add_to_list / remove_from_list(session, *, name, …, actor, now)
     get_lists(session) -> {name: values}; lists_version(session) -> str (poll for changes)
+    install_packs(session, *, actor, now)      Wachter's own pack, at every start-up
+    list_detections / get_detection / detection_events / explanation_of   what the console shows
 """
 
+from detection_rules.service.detections import (
+    CorrelationSummary,
+    DetectionEvents,
+    Explanation,
+    MatchedField,
+    MatchedSelection,
+    detection_events,
+    event_ids_of,
+    explanation_of,
+    get_detection,
+    group_of,
+    list_detections,
+)
 from detection_rules.service.imports import (
     ImportedRule,
     ImportOutcome,
@@ -26,6 +41,7 @@ from detection_rules.service.lists import (
     remove_from_list,
     set_list,
 )
+from detection_rules.service.packs import install_packs, pack_sources
 from detection_rules.service.rules import (
     RuleText,
     disable_rule,
@@ -39,24 +55,37 @@ from detection_rules.service.rules import (
 )
 
 __all__ = [
+    "CorrelationSummary",
+    "DetectionEvents",
+    "Explanation",
     "ImportOutcome",
     "ImportReport",
     "ImportedRule",
+    "MatchedField",
+    "MatchedSelection",
     "RuleText",
     "add_to_list",
+    "detection_events",
     "disable_rule",
     "enable_rule",
     "enabled_rule_texts",
+    "event_ids_of",
+    "explanation_of",
     "find_lists",
     "find_rule",
+    "get_detection",
     "get_list",
     "get_lists",
     "get_rule",
     "get_rule_version",
+    "group_of",
     "import_rules",
+    "install_packs",
+    "list_detections",
     "list_rules",
     "list_values",
     "lists_version",
+    "pack_sources",
     "remove_from_list",
     "rule_versions",
     "set_list",

@@ -554,12 +554,6 @@ def test_a_console_sign_in_of_an_admin_at_night_is_a_privileged_sign_in(console)
     assert alerts(console.events()) == ["wachter_privileged_sign_in_outside_office_hours"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="detection_rules.matcher.values reads a networks list as CIDR only when every entry "
-    "has a '/', while detection_rules.service.lists stores a single address without one: "
-    "a mixed list falls back to comparing text and the office range stops matching",
-)
 def test_an_office_networks_list_with_a_single_address_still_excludes_the_office_range():
     rule = next(
         entry.rule
@@ -571,3 +565,5 @@ def test_an_office_networks_list_with_a_single_address_still_excludes_the_office
     compiled = compile_rule(rule, pipeline=default_pipeline(), lists=lists)
 
     assert not compiled.matches(vpn_login(DAY, "10.20.3.4"))
+    assert not compiled.matches(vpn_login(DAY, "192.0.2.5"))
+    assert compiled.matches(vpn_login(DAY, "203.0.113.9"))

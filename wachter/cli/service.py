@@ -6,8 +6,9 @@ from importlib.metadata import version as package_version
 
 import click
 
-from access_control import enrolment, users
+from access_control import Actor, enrolment, users
 from core import SystemClock
+from detection_rules import service as rule_service
 from storage import Database, migrate
 from wachter.cli.base import StartupFailed, cli, prepare_command
 from wachter.collectors import announcement, collecting
@@ -27,12 +28,15 @@ def serve(host: str | None, port: int | None) -> None:
     """Run everything in one process: web console, API, collectors and background jobs."""
     settings, database = prepare_command()
     migrate.upgrade(database)
+    pack_news = _install_rule_packs(database)
     app = create_app(settings, database=database)
     setup_token = _first_run_setup_token(database)
 
     def announce(base_url: str) -> None:
         public = settings.public_url or base_url
         click.echo(f"Wachter is running at {base_url}/")
+        if pack_news:
+            click.echo(pack_news)
         if setup_token:
             click.echo("First run: no accounts yet. Create the administrator account here")
             click.echo(f"(valid for one hour, works once): {public}/setup/{setup_token}")
@@ -52,6 +56,17 @@ def serve(host: str | None, port: int | None) -> None:
             announce=announce,
         )
     database.dispose()
+
+
+def _install_rule_packs(database: Database) -> str | None:
+    """Wachter's own rules into the registry (idempotent); a line to show when any changed."""
+    with database.unit_of_work() as session:
+        report = rule_service.install_packs(session, actor=Actor.system(), now=SystemClock().now())
+    new = len(report.with_outcome(rule_service.ImportOutcome.CREATED))
+    updated = len(report.with_outcome(rule_service.ImportOutcome.NEW_VERSION))
+    if not new and not updated:
+        return None
+    return f"Wachter's rule pack: {new} rules added, {updated} updated (see /rules)."
 
 
 def _first_run_setup_token(database: Database) -> str | None:
