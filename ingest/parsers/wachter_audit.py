@@ -58,8 +58,9 @@ def _check_event(event: dict[str, Any]) -> None:
     if event.get("outcome") not in _OUTCOMES:
         raise ParseError("event.outcome must be success, failure or unknown")
     category = event.get("category")
-    if not isinstance(category, list) or "authentication" not in category:
-        raise ParseError("event.category must be a list with authentication")
+    # Sign-ins are "authentication"; account creation and role changes are "iam".
+    if not isinstance(category, list) or not {"authentication", "iam"} & set(map(str, category)):
+        raise ParseError("event.category must be a list with authentication or iam")
 
 
 def _is_address(value: Any) -> bool:

@@ -154,6 +154,13 @@ def test_storing_an_auth_event_leaves_the_callers_document_alone():
     assert json.dumps(document, sort_keys=True) == before
 
 
+def test_account_changes_from_wachters_own_feed_pass_through():
+    entry = _audit_entry(action="user.created", outcome="success", target="user:bob")
+    document = as_ecs(entry)
+    assert "iam" in document["event"]["category"]
+    assert AUDIT.parse_document(document, received=RECEIVED) == document
+
+
 def test_other_documents_are_not_claimed_as_wachter_events():
     assert not AUDIT.detect_document({"event": {"dataset": "generic.json"}})
     assert not AUDIT.detect_document({"event": "wachter.auth"})
@@ -166,6 +173,7 @@ def test_other_documents_are_not_claimed_as_wachter_events():
         (lambda d: d["event"].update(action=""), "event.action"),
         (lambda d: d["event"].update(outcome="denied"), "event.outcome"),
         (lambda d: d["event"].update(category="authentication"), "event.category"),
+        (lambda d: d["event"].update(category=["network"]), "authentication or iam"),
         (lambda d: d.update(user="alice"), "user must be an object"),
         (lambda d: d["source"].update(ip="999.1.1.1"), "source.ip"),
         (lambda d: d["wachter"].update(flags=[]), "wachter may only hold"),
