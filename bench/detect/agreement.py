@@ -33,7 +33,15 @@ import orjson
 
 from bench.detect.events import AGREEMENT_EVENTS, read_events, read_lines
 from bench.detect.peer import PeerRule, Table, connect, convert_rules, run_rules
-from bench.detect.rules import WINDOWS_RULES, load_rules, windows_pipeline, windows_rule_paths
+from bench.detect.rules import (
+    WINDOWS_RULES,
+    LoadedRules,
+    load_rules,
+    windows_pipeline,
+    windows_rule_paths,
+)
+from detection_rules.errors import UnsupportedRule
+from detection_rules.matcher import Matcher, compile_rule
 
 UNCLASSIFIED = "unclassified: read the sample event"
 
@@ -60,7 +68,7 @@ class SideResult:
 
 
 def peer_side(
-    events_path: Path, loaded: Any, limit: int | None
+    events_path: Path, loaded: LoadedRules, limit: int | None
 ) -> tuple[SideResult, Table, dict[str, PeerRule]]:
     ruleset = convert_rules(loaded)
     table = Table(connect())
@@ -76,10 +84,7 @@ def peer_side(
     return side, table, {rule.key: rule for rule in ruleset.rules}
 
 
-def wachter_side(events: Sequence[tuple[int, dict[str, Any]]], loaded: Any) -> SideResult:
-    from detection_rules.errors import UnsupportedRule  # noqa: PLC0415 - the package under test
-    from detection_rules.matcher import Matcher, compile_rule  # noqa: PLC0415
-
+def wachter_side(events: Sequence[tuple[int, dict[str, Any]]], loaded: LoadedRules) -> SideResult:
     side, compiled, pipeline = SideResult(), [], windows_pipeline()
     for item in loaded.rules:
         try:
@@ -161,7 +166,7 @@ def compare(
                 only_peer=tuple(only_peer),
                 only_wachter=tuple(only_wachter),
                 cause=cause,
-                sample_index=(only_peer + only_wachter or [None])[0],
+                sample_index=next(iter(only_peer + only_wachter), None),
             )
         )
     return differences

@@ -19,8 +19,10 @@ the SQL pySigma's SQLite backend makes of it. What is reproduced here, as Zircol
   no event has are added as empty columns first (the backend's ``ensure_fields``).
 
 Not reproduced: Zircolite's EVTX field mapping (the event files are already flat, with the
-Sigma field names), its optional channel/EventID pre-filter, and its output writing. The row
-id is the event's line number, so matches can be compared event by event.
+Sigma field names, kept as they are -- Zircolite would strip the ``_`` of names its mapping
+does not know, ``Provider_Name`` → ``ProviderName``, and lose those rules), its optional
+channel/EventID pre-filter, and its output writing. The row id is the event's line number,
+so matches can be compared event by event.
 
 Case: the columns are ``COLLATE NOCASE`` *and* the backend runs with ``collate_nocase=True``
 (it then adds ``COLLATE NOCASE`` to literal ``=``); LIKE is case-insensitive anyway. Both

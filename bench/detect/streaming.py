@@ -24,14 +24,14 @@ import orjson
 
 from bench.detect.events import BENCHMARK_EVENTS, read_events
 from bench.detect.rules import LoadedRules, load_rules, windows_pipeline, windows_rule_paths
+from detection_rules.errors import UnsupportedRule
+from detection_rules.matcher import CompiledRule, Matcher, compile_rule
 
 
-def compile_all(loaded: LoadedRules) -> tuple[list[Any], Counter[str]]:
+def compile_all(loaded: LoadedRules) -> tuple[list[CompiledRule], Counter[str]]:
     """Every loaded rule through ``compile_rule``; what it refuses, counted by message."""
-    from detection_rules.errors import UnsupportedRule  # noqa: PLC0415 - lands with the matcher
-    from detection_rules.matcher import compile_rule  # noqa: PLC0415
-
-    compiled, unsupported, pipeline = [], Counter[str](), windows_pipeline()
+    compiled: list[CompiledRule] = []
+    unsupported, pipeline = Counter[str](), windows_pipeline()
     for item in loaded.rules:
         try:
             compiled.append(compile_rule(item.rule, pipeline=pipeline))
@@ -41,8 +41,6 @@ def compile_all(loaded: LoadedRules) -> tuple[list[Any], Counter[str]]:
 
 
 def measure_count(events: list[dict[str, Any]], count: int | None, order: str) -> dict[str, Any]:
-    from detection_rules.matcher import Matcher  # noqa: PLC0415
-
     paths = windows_rule_paths(count, order=order)
     started = time.perf_counter()
     loaded = load_rules(paths)
