@@ -8,8 +8,14 @@ also driven in process where the cases are many (chunk boundaries of a JSON arra
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import json
+import os
+import pty
+import struct
+import subprocess
+import termios
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,11 +24,12 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tqdm import tqdm
 
 from detection_rules.offline import BadRecord, inputs, read_events
 from ingest.parsers.evtx_file import PARSERS as INGEST_EVTX
 from ingest.parsers.evtx_file import flatten_record
-from tests.support.processes import clean_env, run_wachter
+from tests.support.processes import WACHTER, clean_env, run_wachter
 from tests.unit.ingest.test_evtx_file import FAILED_LOGON, LOGON, SERVICE, event, named, write_evtx
 
 WHOAMI_ID = "5a2c9a3e-0b44-4e0c-9e6c-3c3f3f2b1a01"
@@ -423,6 +430,50 @@ def test_a_missing_event_file_is_a_usage_error(tmp_path, rules):
 
     assert code == 2
     assert "does not exist" in stderr
+
+
+def on_a_terminal(tmp_path: Path, *args: str) -> bytes:
+    """What ``wachter detect`` draws on stderr when stderr is a 100-column terminal."""
+    controller, terminal = pty.openpty()
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
+    process = subprocess.Popen(
+        [str(WACHTER), "detect", *args],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    process.wait(60)
+    os.close(controller)
+    assert process.returncode == 0
+    return shown
+
+
+def test_on_a_terminal_a_progress_bar_shows_the_bytes_read_and_the_rate(tmp_path, rules):
+    events = tmp_path / "events.jsonl.gz"
+    events.write_bytes(gzip.compress(lines(*[WHOAMI_EVENT, OTHER_EVENT] * 2000).encode()))
+    size = events.stat().st_size
+
+    shown = on_a_terminal(tmp_path, "--rules", str(rules), "--events", str(events))
+    quiet = on_a_terminal(tmp_path, "--rules", str(rules), "--events", str(events), "--no-progress")
+
+    assert b"events.jsonl.gz: 100%|" in shown
+    drawn = tqdm.format_sizeof(size, divisor=1024)  # 3.08k: compressed bytes, all of them
+    assert f"{drawn}/{drawn}".encode() in shown
+    assert b"B/s]" in shown
+    assert b"%|" not in quiet
+    assert b"Detections: 2,000 (medium 2,000)." in quiet
 
 
 # The readers in process: what arrives, and where a skipped record is said to be.

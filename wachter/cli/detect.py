@@ -159,6 +159,9 @@ def _load_rules(paths: Sequence[Path], pipeline: Any, progress: bool | None) -> 
     total = count_rule_files(paths)
     with _bar(progress, total=total, unit=" files", description="Rules") as bar:
         parsed, problems = read_rules(paths, on_source=bar.update)
+    if not bar.disable:  # compiling thousands of rules takes seconds: say what is going on
+        count = sum(len(source.loaded) for source in parsed)
+        click.echo(f"Compiling {_plural(count, 'rule')}…", err=True)
     rules = compile_rules(parsed, pipeline=pipeline, problems=problems)
     for problem in rules.problems:
         click.echo(str(problem), err=True)
