@@ -12,6 +12,7 @@ frozen values here, tolerating a shape they do not know (a detection is never un
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import orjson
@@ -50,8 +51,8 @@ class CorrelationSummary:
 
     type: str
     value: Any
-    first_time: str | None
-    last_time: str | None
+    first_time: datetime | None
+    last_time: datetime | None
     truncated: bool
 
 
@@ -130,8 +131,8 @@ def explanation_of(detection: Detection) -> Explanation:
             correlation=CorrelationSummary(
                 type=str(hit.get("type", "")),
                 value=hit.get("value"),
-                first_time=_optional_text(hit.get("first_time")),
-                last_time=_optional_text(hit.get("last_time")),
+                first_time=_time(hit.get("first_time")),
+                last_time=_time(hit.get("last_time")),
                 truncated=bool(hit.get("truncated", False)),
             )
         )
@@ -176,6 +177,16 @@ def _fields(raw: Any) -> tuple[MatchedField, ...]:
 
 def _optional_text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _json(text: str | None) -> Any:
