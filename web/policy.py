@@ -79,6 +79,16 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("audit.entries", "GET"): _console(Permission.AUDIT_READ),
     ("events.search", "GET"): _console(Permission.EVENTS_READ),
     ("events.dead_letters", "GET"): _console(Permission.EVENTS_READ),
+    ("rules.index", "GET"): _console(Permission.RULES_READ),
+    ("rules.show", "GET"): _console(Permission.RULES_READ),
+    ("rules.enable", "POST"): _console(Permission.RULES_WRITE),
+    ("rules.disable", "POST"): _console(Permission.RULES_WRITE),
+    ("rules.import_form", "GET"): _console(Permission.RULES_WRITE),
+    ("rules.upload", "POST"): _console(Permission.RULES_WRITE),
+    ("rules.import_pack", "POST"): _console(Permission.RULES_WRITE),
+    # A detection shows the events it points at: reading it is reading events.
+    ("detections.index", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),
+    ("detections.show", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),
 }
 
 
