@@ -17,9 +17,11 @@ from web.views import (
     api,
     audit,
     console,
+    detections,
     events,
     ingest_api,  # noqa: F401 - adds POST /api/v1/events to the api blueprint
     ops,
+    rules,
 )
 from web.views import auth as auth_views
 
@@ -74,4 +76,6 @@ def create_app(
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(audit.blueprint)
     app.register_blueprint(events.blueprint)
+    app.register_blueprint(rules.blueprint)
+    app.register_blueprint(detections.blueprint)
     return app

@@ -16,7 +16,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from flask import Flask
 from sqlalchemy import delete, select
 
 from access_control import Actor
@@ -32,7 +31,6 @@ from tests.support.accounts import enrolled_user, sign_in
 from tests.support.admin import audit_entries
 from tests.web.test_templates import Page, event_handlers, inline_scripts, style_attributes
 from web.views import detections as detection_views
-from web.views import rules as rule_views
 
 NOW = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
 ROLES = ["staff", "soc_analyst", "security_officer", "auditor", "admin"]
@@ -69,15 +67,6 @@ correlation:
   condition: {gte: 3}
 level: medium
 """
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    """The app with the rule and detection pages, whether or not web/app.py registers them."""
-    for blueprint in (rule_views.blueprint, detection_views.blueprint):
-        if blueprint.name not in app.blueprints:
-            app.register_blueprint(blueprint)
-    return app
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import zipfile
 from datetime import UTC, datetime
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 
 from access_control import Actor
@@ -26,7 +25,7 @@ from tests.support.accounts import enrolled_user, sign_in
 from tests.support.admin import audit_entries, post
 from tests.support.csrf import csrf_token_from
 from tests.web.test_templates import Page, event_handlers, inline_scripts, style_attributes
-from web.views import detections, rules
+from web.views import rules
 
 IMPORTED_AT = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 ROLES = ["staff", "soc_analyst", "security_officer", "auditor", "admin"]
@@ -69,15 +68,6 @@ detection:
   condition: selection
 level: low
 """
-
-
-@pytest.fixture
-def app(app: Flask) -> Flask:
-    """The app with the rule and detection pages, whether or not web/app.py registers them."""
-    for blueprint in (rules.blueprint, detections.blueprint):
-        if blueprint.name not in app.blueprints:
-            app.register_blueprint(blueprint)
-    return app
 
 
 @pytest.fixture
