@@ -20,9 +20,10 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Final
+from typing import BinaryIO, Final
 
 import click
+from sigma.processing.pipeline import ProcessingPipeline
 from tqdm import tqdm
 
 from core import InvalidInput, Settings
@@ -154,7 +155,9 @@ def detect_command(
         raise SystemExit(EXIT_BAD_RECORDS)
 
 
-def _load_rules(paths: Sequence[Path], pipeline: Any, progress: bool | None) -> OfflineRules:
+def _load_rules(
+    paths: Sequence[Path], pipeline: ProcessingPipeline, progress: bool | None
+) -> OfflineRules:
     started = time.monotonic()
     total = count_rule_files(paths)
     with _bar(progress, total=total, unit=" files", description="Rules") as bar:
