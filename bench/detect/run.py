@@ -185,11 +185,14 @@ def agreement_line(peer: dict[str, Any], cli: dict[str, Any]) -> str | None:
     """How many rules the two sides counted differently (bench/detect/agreement.py explains)."""
     if "matches" not in peer or "matches" not in cli:
         return None
-    keys = set(peer["matches"]) | set(cli["matches"])
-    differing = sorted(k for k in keys if peer["matches"].get(k, 0) != cli["matches"].get(k, 0))
+    both = set(peer["matches"])  # the rules the peer ran; the CLI lists only rules that matched
+    differing = [key for key in both if peer["matches"][key] != cli["matches"].get(key, 0)]
+    only_cli = [key for key in cli["matches"] if key not in both]
     return (
-        f"matched events per rule: {len(keys) - len(differing):,} rules agree, "
-        f"{len(differing):,} differ (peer {sum(peer['matches'].values()):,} matches, "
+        f"matched events per rule: {len(both) - len(differing):,} of the {len(both):,} rules "
+        f"the peer ran agree, {len(differing):,} differ; {len(only_cli):,} rules the peer "
+        f"cannot run matched {sum(cli['matches'][key] for key in only_cli):,} events in "
+        f"wachter detect (peer {sum(peer['matches'].values()):,} matches in all, "
         f"wachter detect {sum(cli['matches'].values()):,})"
     )
 
