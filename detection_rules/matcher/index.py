@@ -41,6 +41,7 @@ class _Bucket:
     by_anchor: dict[int, list[int]] = field(default_factory=dict)
     # The clauses after the first, as anchor ids: a candidate must hit each of them too.
     more: dict[int, tuple[frozenset[int], ...]] = field(default_factory=dict)
+    anchor_ids: frozenset[int] = frozenset()
     scanned: bool = False
 
     def build(self, anchor_ids: dict[str, int]) -> None:
@@ -60,14 +61,14 @@ class _Bucket:
                     frozenset(anchor_ids.setdefault(anchor, len(anchor_ids)) for anchor in clause)
                     for clause in rest
                 )
+        self.anchor_ids = frozenset(self.by_anchor)
 
     def add_candidates(self, hits: set[int], into: set[int]) -> None:
         by_anchor, more = self.by_anchor, self.more
-        for anchor_id in hits:
-            positions = by_anchor.get(anchor_id)
-            if not positions:
-                continue
-            for position in positions:
+        # The scan reports the anchors of every bucket; intersecting in C first keeps the
+        # Python loop to this bucket's own.
+        for anchor_id in hits & self.anchor_ids:
+            for position in by_anchor[anchor_id]:
                 clauses = more.get(position)
                 if clauses is None or all(not clause.isdisjoint(hits) for clause in clauses):
                     into.add(position)
@@ -88,6 +89,7 @@ class Matcher:
         anchor_ids: dict[str, int] = {}
         for bucket in self._buckets():
             bucket.build(anchor_ids)
+        self.anchors = tuple(anchor_ids)  # by id: what the scan looks for
         self._anchor_count = len(anchor_ids)
         self._automaton: Any = None
         if anchor_ids:
