@@ -17,8 +17,8 @@ The semantics are the ones the matcher documents (``detection_rules/matcher/valu
   equals a whole value, also as a keyword;
 - ``null`` matches a missing, null or empty-list field; a list matches when an item does;
 - a regular expression searches the original text (case-sensitive unless ``i``);
-- ``|expand`` fills placeholders from ``lists``: a list of networks gives CIDR tests, an
-  unknown list matches nothing.
+- ``|expand`` fills placeholders from ``lists``: a list of networks and addresses gives
+  CIDR tests, any other list its strings; an unknown list matches nothing.
 
 ``sigma_rule`` builds a pySigma rule from a detection written in YAML, for the tests.
 """
@@ -327,8 +327,7 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _network(entry: str) -> Network | None:
-    if "/" not in entry:
-        return None
+    """A list entry as a network; a single address is its own /32 or /128."""
     try:
         return ipaddress.ip_network(entry, strict=False)
     except ValueError:

@@ -4,9 +4,10 @@ Each case states what the rule says, an event, and whether it must match; each i
 on the compiled rule and on the slow reference evaluator (``tests.support.sigma_reference``),
 so the yardstick of the property tests is itself held to these hand-written answers.
 Detections are YAML as a rule author writes them; single-quoted YAML keeps backslashes,
-so ``'a\\*b'`` is the Sigma text ``a\\*b`` (a literal star). Cases where the matcher is wrong today are strict
-xfails with the finding in their reason. The module is long because it is the value half
-of the specification as a table per modifier; split, it would no longer read as one.
+so ``'a\\*b'`` is the Sigma text ``a\\*b`` (a literal star). Cases where the matcher is
+wrong today are strict xfails with the finding in their reason. The module is long because
+it is the value half of the specification as a table per modifier; split, it would no
+longer read as one.
 """
 
 from __future__ import annotations
@@ -439,6 +440,8 @@ LISTS = {
     "admins": ["root", "admin*"],
     "office": ["10.1.0.0/16", "2001:db8:1::/48"],
     "empty": [],
+    "hosts": ["10.9.0.5", "2001:db8::1"],
+    "mixed": ["10.0.0.0/8", "gateway"],
 }
 EXPANSIONS: list[Case] = [
     ("sel: {x|expand: '%admins%'}", {"x": "ROOT"}, True),
@@ -451,6 +454,11 @@ EXPANSIONS: list[Case] = [
     ("sel: {x|expand: '%office%'}", {"x": "2001:db8:1:ff::1"}, True),
     ("sel: {x|expand: '%office%'}", {"x": "10.2.0.1"}, False),
     ("sel: {x|expand: '%office%'}", {"x": "10.1.0.0/16"}, False),
+    ("sel: {x|expand: '%hosts%'}", {"x": "10.9.0.5"}, True),  # addresses are networks too
+    ("sel: {x|expand: '%hosts%'}", {"x": "2001:DB8:0:0::1"}, True),  # in any notation
+    ("sel: {x|expand: '%hosts%'}", {"x": "10.9.0.50"}, False),
+    ("sel: {x|expand: '%mixed%'}", {"x": "GATEWAY"}, True),  # not all networks: strings
+    ("sel: {x|expand: '%mixed%'}", {"x": "10.1.1.1"}, False),
     ("sel: {x|expand: '%unknown%'}", {"x": "%unknown%"}, False),  # an unknown list: nothing
     ("sel: {x|expand: '%unknown%'}", {"x": ""}, False),
     ("sel: {x|expand: '%empty%'}", {"x": ""}, False),
