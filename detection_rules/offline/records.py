@@ -1,4 +1,9 @@
-"""What the readers of ``wachter detect`` hand out: events, and the records they had to skip."""
+"""What the readers of ``wachter detect`` hand out: events, and the records they had to skip.
+
+A parallel run (``--jobs N``) reads the same files into ``Chunk``s instead: blocks of raw JSON
+lines that a worker process parses, batches of events parsed already (JSON arrays, .evtx),
+and skipped records where the reader found them, so that they are reported in input order.
+"""
 
 from __future__ import annotations
 
@@ -29,5 +34,26 @@ class BadRecord:
         return f"{self.path}:{self.line}: {self.reason}"
 
 
+@dataclass(frozen=True, slots=True)
+class LineBlock:
+    """Whole JSON lines of ``path`` as read, not parsed; the first is line ``first_line``.
+
+    Only the last block of a file may end without a line break.
+    """
+
+    path: str
+    first_line: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class EventBatch:
+    """Events of ``path`` parsed in the reading process, records skipped among them in place."""
+
+    path: str
+    items: list[Event | BadRecord]
+
+
+Chunk = LineBlock | EventBatch | BadRecord
 Report = Callable[[BadRecord], None]
 Progress = Callable[[int], None]

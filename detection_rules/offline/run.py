@@ -66,6 +66,17 @@ def alert_json(
     return alert
 
 
+def alert_line(detection: Detection, *, timespans: dict[str, float] | None = None) -> bytes:
+    """The line ``wachter detect`` writes for ``detection``, line break included."""
+    alert = alert_json(detection, timespans=timespans)
+    try:
+        return orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE)
+    except orjson.JSONEncodeError:
+        # Only events from a JSON array can hold what orjson refuses (integers beyond
+        # 64 bits); the standard library writes them as they were read.
+        return json.dumps(alert, ensure_ascii=False, default=str).encode() + b"\n"
+
+
 class AlertWriter:
     """Writes alerts as JSON lines to a binary stream (buffered by the caller) and counts them."""
 
@@ -78,15 +89,12 @@ class AlertWriter:
         }
 
     def write(self, detection: Detection) -> None:
-        alert = alert_json(detection, timespans=self._timespans)
-        try:
-            line = orjson.dumps(alert, option=orjson.OPT_APPEND_NEWLINE)
-        except orjson.JSONEncodeError:
-            # Only events from a JSON array can hold what orjson refuses (integers beyond
-            # 64 bits); the standard library writes them as they were read.
-            line = json.dumps(alert, ensure_ascii=False, default=str).encode() + b"\n"
-        self.output.write(line)
+        self.output.write(alert_line(detection, timespans=self._timespans))
         self.by_level[detection.level or "none"] += 1
+
+    def write_lines(self, lines: bytes) -> None:
+        """Alert lines made elsewhere (``alert_line``); their levels are counted there."""
+        self.output.write(lines)
 
     @property
     def total(self) -> int:

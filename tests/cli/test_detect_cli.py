@@ -13,6 +13,7 @@ import gzip
 import json
 import os
 import pty
+import re
 import struct
 import subprocess
 import termios
@@ -576,3 +577,79 @@ def test_progress_counts_the_bytes_read_from_disk(tmp_path):
 
     assert len(events) == 1000
     assert sum(read_bytes) == path.stat().st_size
+
+
+# --jobs: the same command on worker processes (tests/integration/test_offline_parallel.py
+# drives the workers in process, and stops and kills them).
+
+
+def timeless(stderr: str) -> str:
+    """stderr without the times and rates, which differ from run to run."""
+    stderr = re.sub(r"\(\d+\.\d s\)", "(… s)", stderr)
+    return re.sub(r"in \d+\.\d s \([\d,]+ events/s\)", "in … s (… events/s)", stderr)
+
+
+def many_events(path: Path) -> Path:
+    """Over 3 MiB of JSON lines (several blocks for the workers): bursts, bad lines, and
+    events without time (so a block may begin with one that takes an earlier block's time)."""
+    padding = "x" * 800
+    items: list[str] = [json.dumps(failed_logon("zoe", None)), "[1, 2]"]
+    for number in range(5000):
+        second = number % 60
+        if number % 97 == 0:
+            items.append(json.dumps(untimed(process_event("C:\\whoami.exe", 0, Padding=padding))))
+        elif number % 211 == 0:
+            items += ["not json", ""]
+        elif number % 7 == 0:
+            user = ["alice", "bob", "carol"][number % 3]
+            items.append(json.dumps(failed_logon(user, second if number % 2 else None)))
+        else:
+            items.append(json.dumps(untimed(process_event("notepad.exe", 0, Padding=padding))))
+    path.write_text("".join(item + "\n" for item in items))
+    return path
+
+
+def untimed(event: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in event.items() if name != "SystemTime"}
+
+
+def test_jobs_1_and_2_write_the_same_bytes_and_say_the_same(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "whoami.yml").write_text(WHOAMI)
+    (rules / "failed.yml").write_text(FAILED_LOGON_RULE + "---\n" + BURST + "---\n" + QUIET)
+    big = many_events(tmp_path / "big.jsonl")
+    cut = tmp_path / "cut.jsonl.gz"
+    whole = gzip.compress(lines(*[WHOAMI_EVENT, failed_logon("erin", 5)] * 300).encode())
+    cut.write_bytes(whole[:-20])
+    array = tmp_path / "array.json"
+    array.write_text(json.dumps([WHOAMI_EVENT, "text", failed_logon("bob", 59)]))
+    log = write_evtx(tmp_path / "broken.evtx", [FAILED_LOGON, LOGON], corrupt=frozenset({2}))
+    command = ["detect", "--rules", str(rules), "--events", str(big), str(cut), str(array)]
+    command += [str(log)]
+
+    alone = run_wachter(*command, "--jobs", "1", cwd=tmp_path, env=clean_env(), timeout=120)
+    together = run_wachter(*command, "--jobs", "2", cwd=tmp_path, env=clean_env(), timeout=120)
+
+    assert big.stat().st_size > 3 * inputs.LINE_BLOCK_BYTES
+    assert (together.returncode, together.stdout) == (alone.returncode, alone.stdout)
+    assert timeless(together.stderr) == timeless(alone.stderr)
+    assert alone.returncode == 1
+    assert '"correlation"' in alone.stdout
+    assert f"{big}:2: a JSON array, not an object" in alone.stderr
+    assert f"{big}:214: not JSON" in alone.stderr
+    assert f"{log}: record 2: unreadable record" in alone.stderr
+    assert "Detections: " in alone.stderr
+
+
+def test_jobs_below_one_is_a_usage_error(tmp_path, rules):
+    events = tmp_path / "events.jsonl"
+    events.write_text(lines(WHOAMI_EVENT))
+
+    code, alerts, stderr = detect(
+        tmp_path, "--rules", str(rules), "--events", str(events), "--jobs", "0"
+    )
+
+    assert code == 2
+    assert alerts == []
+    assert "--jobs" in stderr

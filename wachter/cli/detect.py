@@ -7,9 +7,14 @@ database. Bad rules and unreadable event records are reported on stderr as ``pat
 message`` and the run goes on without them; a summary ends the run on stderr. A progress bar
 (bytes read, with rate) is drawn on stderr when it is a terminal.
 
+``--jobs N`` matches on N processes forked after the rules are compiled (Linux; elsewhere one
+process is used), ``--jobs 1`` in this process alone; the output is the same either way
+(``detection_rules.offline.parallel`` says how).
+
 Exit codes: 0 every event was read (with or without detections); 1 the run finished, but some
 records could not be read (reported; the detections of the rest are all written); 2 the
-command cannot run: a usage error, an unknown pipeline, or no usable rule.
+command cannot run: a usage error, an unknown pipeline, no usable rule, or a worker process
+that failed.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import BinaryIO, Final
 
@@ -33,12 +38,18 @@ from detection_rules.matcher import OfficeHours, derived_fields
 from detection_rules.offline import (
     AlertWriter,
     BadRecord,
+    Chunk,
     Event,
     OfflineRules,
+    WorkerFailed,
+    Workers,
+    can_fork,
     compile_rules,
     detect,
+    read_chunks,
     read_events,
     read_rules,
+    usable_cpus,
 )
 from detection_rules.pipelines import DEFAULT_PIPELINES, PIPELINE_NAMES, build_pipeline
 from wachter.cli.base import cli
@@ -55,6 +66,10 @@ _MULTI_VALUE_OPTIONS: Final = frozenset({"--rules", "--events", "--pipeline"})
 
 
 class NoUsableRules(click.ClickException):
+    exit_code = EXIT_CANNOT_RUN
+
+
+class CannotFinish(click.ClickException):
     exit_code = EXIT_CANNOT_RUN
 
 
@@ -122,12 +137,21 @@ def spread_values(args: Sequence[str]) -> list[str]:
     type=click.Choice(list(PIPELINE_NAMES), case_sensitive=False),
     help=f"Processing pipelines [default: {' '.join(DEFAULT_PIPELINES)}].",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Match on N processes [default: the usable CPUs]; 1: in this process alone. "
+    "Several need Linux (fork); elsewhere 1 is used.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar (none is drawn off a terminal).")
 def detect_command(
+    *,
     rule_paths: tuple[Path, ...],
     event_paths: tuple[Path, ...],
     output: Path | None,
     pipelines: tuple[str, ...],
+    jobs: int | None,
     no_progress: bool,
 ) -> None:
     """Run Sigma rules over event files and write each detection as a JSON line."""
@@ -146,13 +170,40 @@ def detect_command(
         writer = AlertWriter(stream, rules.rule_set)
         inputs = _Inputs(event_paths)
         started = time.monotonic()
-        with _bar(progress, total=inputs.size, unit="B", description="Events") as bar:
-            count = detect(engine, inputs.events(bar), writer)
+        # The workers are forked before the progress bar starts its thread.
+        with (
+            _workers(engine, jobs) as workers,
+            _bar(progress, total=inputs.size, unit="B", description="Events") as bar,
+        ):
+            count = _detect(engine, workers, inputs, bar, writer)
         elapsed = time.monotonic() - started
     _summarise_events(count, inputs, elapsed)
     _summarise_detections(writer)
     if inputs.bad:
         raise SystemExit(EXIT_BAD_RECORDS)
+
+
+def _workers(engine: DetectionEngine, jobs: int | None) -> AbstractContextManager[Workers | None]:
+    """Worker processes for ``--jobs`` (default: one per usable CPU), or None: match here."""
+    count = usable_cpus() if jobs is None else jobs
+    if count <= 1 or not can_fork():
+        return nullcontext()
+    return Workers(engine, count)
+
+
+def _detect(
+    engine: DetectionEngine,
+    workers: Workers | None,
+    inputs: _Inputs,
+    bar: tqdm,
+    writer: AlertWriter,
+) -> int:
+    if workers is None:
+        return detect(engine, inputs.events(bar), writer)
+    try:
+        return workers.detect(inputs.chunks(bar), writer, report=inputs.report)
+    except WorkerFailed as error:
+        raise CannotFinish(error.message) from None
 
 
 def _load_rules(
@@ -204,6 +255,15 @@ class _Inputs:
                 yield from read_events(path, report=self.report, progress=bar.update)
             except OSError as error:
                 self.report(BadRecord(str(path), None, f"cannot be read: {error.strerror}"))
+
+    def chunks(self, bar: tqdm) -> Iterator[Chunk]:
+        """The files as chunks for worker processes; bad records among them, in order."""
+        for path in self.paths:
+            bar.set_description_str(path.name, refresh=False)
+            try:
+                yield from read_chunks(path, progress=bar.update)
+            except OSError as error:
+                yield BadRecord(str(path), None, f"cannot be read: {error.strerror}")
 
 
 @contextmanager
