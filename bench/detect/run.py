@@ -4,7 +4,13 @@
     .venv/bin/python -m bench.detect.run --limit 50000 --rules-counts 100,1000,all
     .venv/bin/python -m bench.detect.run --sides peer --limit 50000
 
-Sides, each in its own process so that each peak memory is its own (``os.wait4``):
+Sides, each in its own process so that each peak memory is its own. Memory is measured two
+ways: the peak RSS of the largest process (``os.wait4``), and the peak of the summed PSS of the
+side's process tree (``/proc/PID/smaps_rollup``, sampled every half second): ``wachter detect``
+forks worker processes whose RSS counts the pages they share with it, so only PSS (a shared page
+divided among its sharers) adds up to what the run occupies. CPU seconds (user + system) are the
+whole process tree's, start-up and rule compiling included: on a shared machine they say more
+than wall time does.
 
 - ``peer``: Zircolite's approach (bench/detect/peer.py): events into in-memory SQLite, every
   rule as SQL from pySigma's SQLite backend. events/s = events / (load + all queries); rule
@@ -29,8 +35,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,14 +51,84 @@ WACHTER = Path(sys.executable).with_name("wachter")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def timed_process(command: list[str], log: Path) -> tuple[int, float, float]:
-    """Run ``command`` (output to ``log``); exit code, wall seconds, its own peak RSS in MiB."""
+PSS_INTERVAL = 0.5
+
+
+@dataclass(frozen=True)
+class Usage:
+    """What one side's process used; its children (workers) included."""
+
+    code: int
+    seconds: float  # wall
+    cpu_seconds: float  # user + system, with the children it waited for
+    peak_rss_mib: float  # the largest single process
+    peak_pss_mib: float  # the whole process tree, summed, at its peak
+
+
+def timed_process(command: list[str], log: Path) -> Usage:
+    """Run ``command`` (output to ``log``) and measure it."""
     started = time.perf_counter()
     with log.open("wb") as output:
         process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=REPOSITORY)
+        sampler = PssSampler(process.pid)
+        sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
+        sampler.stop()
     process.returncode = os.waitstatus_to_exitcode(status)
-    return process.returncode, time.perf_counter() - started, usage.ru_maxrss / 1024
+    return Usage(
+        code=process.returncode,
+        seconds=time.perf_counter() - started,
+        cpu_seconds=usage.ru_utime + usage.ru_stime,
+        # Linux reports the larger of the process's own peak and its waited-for children's.
+        peak_rss_mib=usage.ru_maxrss / 1024,
+        peak_pss_mib=sampler.peak_kib / 1024,
+    )
+
+
+class PssSampler(threading.Thread):
+    """The peak of the summed PSS of a process and its descendants, sampled in the background."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kib = 0
+        self._stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self._stopped.is_set():
+            total = sum(pss_kib(pid) for pid in process_tree(self.pid))
+            self.peak_kib = max(self.peak_kib, total)
+            self._stopped.wait(PSS_INTERVAL)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self.join()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants, from /proc (children of every thread)."""
+    found, waiting = [], [pid]
+    while waiting:
+        current = waiting.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                waiting.extend(int(child) for child in children.read_text().split())
+            except OSError:
+                continue  # the thread or process ended meanwhile
+    return found
+
+
+def pss_kib(pid: int) -> int:
+    """The proportional set size of ``pid`` in KiB; 0 once it has ended."""
+    try:
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+    except OSError:
+        return 0
+    for line in rollup.splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1])
+    return 0
 
 
 def failure(name: str, log: Path) -> dict[str, Any]:
@@ -65,12 +143,21 @@ def run_peer(events: Path, rules_limit: int | None, order: str, work: Path) -> d
     command += ["--rules-order", order, "--output", str(result_file)]
     if rules_limit is not None:
         command += ["--rules-limit", str(rules_limit)]
-    code, wall, rss = timed_process(command, log)
-    if code != 0:
+    usage = timed_process(command, log)
+    if usage.code != 0:
         return failure("peer", log)
     result: dict[str, Any] = orjson.loads(result_file.read_bytes())
-    result.update(process_seconds=wall, process_peak_rss_mib=rss)
+    result.update(process_usage(usage))
     return result
+
+
+def process_usage(usage: Usage) -> dict[str, float]:
+    return {
+        "process_seconds": usage.seconds,
+        "process_cpu_seconds": usage.cpu_seconds,
+        "process_peak_rss_mib": usage.peak_rss_mib,
+        "process_peak_pss_mib": usage.peak_pss_mib,
+    }
 
 
 def cli_available() -> bool:
@@ -109,9 +196,9 @@ def run_cli(events: Path, event_count: int, paths: list[Path], work: Path) -> di
     output, log = work / "detections.jsonl", work / "cli.log"
     command = [str(WACHTER), "detect", "--no-progress", "--rules", str(rules_dir)]
     command += ["--events", str(events), "--output", str(output)]
-    code, wall, rss = timed_process(command, log)
+    usage = timed_process(command, log)
     shutil.rmtree(rules_dir)
-    if code not in (0, 1):  # 1: the run finished, some records could not be read (in its log)
+    if usage.code not in (0, 1):  # 1: the run finished, some records could not be read (in its log)
         return failure("wachter detect", log)
     matches = count_detections(output)
     summary = log.read_text(errors="replace")
@@ -120,10 +207,11 @@ def run_cli(events: Path, event_count: int, paths: list[Path], work: Path) -> di
         "events": event_count,
         "rule_files": len(paths),
         **rules_summary(summary),
-        "seconds": wall,
-        "events_per_second": event_count / wall,
-        "peak_rss_mib": rss,
-        "exit_code": code,
+        "seconds": usage.seconds,
+        "events_per_second": event_count / usage.seconds,
+        "peak_rss_mib": usage.peak_rss_mib,
+        **process_usage(usage),
+        "exit_code": usage.code,
         "log_tail": summary.strip().splitlines()[-5:],
         "matches": dict(matches),
     }
@@ -146,11 +234,11 @@ def run_streaming(events: Path, counts: list[int | None], order: str, work: Path
     text = ",".join("all" if count is None else str(count) for count in counts)
     command = [sys.executable, "-m", "bench.detect.streaming", "--events", str(events)]
     command += ["--counts", text, "--rules-order", order, "--output", str(result_file)]
-    code, wall, rss = timed_process(command, log)
-    if code != 0:
+    usage = timed_process(command, log)
+    if usage.code != 0:
         return failure("streaming matcher", log)
     result: dict[str, Any] = orjson.loads(result_file.read_bytes())
-    result.update(process_seconds=wall, process_peak_rss_mib=rss)
+    result.update(process_usage(usage))
     return result
 
 
@@ -169,7 +257,7 @@ def skipped_text(result: dict[str, Any]) -> str:
 
 def side_row(label: str, result: dict[str, Any], peer_rate: float | None) -> str:
     if "error" in result:
-        return f"| {label} | {result['side']} | failed: {result['error'].splitlines()[-1]} |||||"
+        return f"| {label} | {result['side']} | failed: {result['error'].splitlines()[-1]} |||||||"
     seconds = f"{result['seconds']:,.1f}"
     if "load_seconds" in result:
         seconds += f" (load {result['load_seconds']:,.1f} + queries {result['query_seconds']:,.1f})"
@@ -177,7 +265,8 @@ def side_row(label: str, result: dict[str, Any], peer_rate: float | None) -> str
     ratio = f"{result['events_per_second'] / peer_rate:,.2f}" if peer_rate else "-"
     return (
         f"| {label} | {result['side']} | {result['events']:,} | {used} | {seconds} "
-        f"| {result['events_per_second']:,.0f} | {result['peak_rss_mib']:,.0f} | {ratio} |"
+        f"| {result['process_cpu_seconds']:,.1f} | {result['events_per_second']:,.0f} "
+        f"| {result['peak_rss_mib']:,.0f} | {result['process_peak_pss_mib']:,.0f} | {ratio} |"
     )
 
 
@@ -199,8 +288,9 @@ def agreement_line(peer: dict[str, Any], cli: dict[str, Any]) -> str | None:
 
 def print_sides(runs: list[dict[str, Any]]) -> None:
     print(
-        "\n| Windows rules | side | events | rules used | seconds | events/s | peak RSS MiB "
-        "| x peer |\n|---|---|---:|---:|---|---:|---:|---:|"
+        "\n| Windows rules | side | events | rules used | seconds | CPU s | events/s "
+        "| peak RSS MiB (largest process) | peak PSS MiB (all processes) | x peer |"
+        "\n|---|---|---:|---:|---|---:|---:|---:|---:|---:|"
     )
     notes: list[str] = []
     for run in runs:
