@@ -40,6 +40,10 @@ def _walk(node: Any, parts: list[str]) -> Any:
     # a nested object), so each step tries the longest joined prefix first.
     if not parts:
         return node
+    if isinstance(node, list):
+        # A list of objects: every object's value, as Elasticsearch flattens object arrays.
+        found = [value for item in node if (value := _walk(item, parts)) is not MISSING]
+        return found if found else MISSING
     if not isinstance(node, Mapping):
         return MISSING
     for split in range(len(parts), 0, -1):

@@ -42,6 +42,8 @@ from detection_rules.matcher.nodes import (
 from detection_rules.matcher.values import Lists, compile_values
 from detection_rules.matcher.view import DerivedField, EventView
 
+PIPELINE_SELECTIONS = ("_cond_", "_wachter_logsource_")
+
 
 def rule_key(rule: Any) -> str:
     """The stable key of a rule: its Sigma id, else its name, else its title."""
@@ -83,18 +85,14 @@ class CompiledRule:
         found = []
         for name, node in sorted(self.selections.items(), key=lambda item: item[0].startswith("_")):
             if node.test(view):
-                fields = tuple(match for leaf in node.leaves for match in _leaf_matches(leaf, view))
-                found.append(SelectionMatch(_display_name(name), fields))
+                found.append(SelectionMatch(_display_name(name), tuple(node.explain(view))))
         return tuple(found)
 
 
-def _leaf_matches(leaf: Leaf, view: EventView) -> list[Any]:
-    return [] if leaf.negated else leaf.matched(view)
-
-
 def _display_name(name: str) -> str:
-    # Pipelines add their conditions as selections named "_cond_<random>".
-    return "logsource" if name.startswith("_cond_") else name
+    # pySigma's pipelines add their conditions as "_cond_<random>", ours as
+    # "_wachter_logsource_<source>"; both say which logsource the event belongs to.
+    return "logsource" if name.startswith(PIPELINE_SELECTIONS) else name
 
 
 def compile_rule(

@@ -57,6 +57,28 @@ class Node:
     anchors: Anchors = ()
     keys: Keys = ()
     leaves: tuple[Leaf, ...] = field(default=(), repr=False)
+    kind: str = "leaf"  # leaf, and, or, not, constant
+    children: tuple[Node, ...] = field(default=(), repr=False)
+
+    def explain(self, view: EventView) -> list[FieldMatch]:
+        """The fields behind a match (slow path: only run for events that matched).
+
+        Only branches of an OR that matched are followed; a negated part matched by not
+        matching, so it has nothing to show.
+        """
+        if self.kind == "leaf":
+            leaf = self.leaves[0]
+            return [] if leaf.negated else leaf.matched(view)
+        if self.kind == "and":
+            return [match for child in self.children for match in child.explain(view)]
+        if self.kind == "or":
+            return [
+                match
+                for child in self.children
+                if child.test(view)
+                for match in child.explain(view)
+            ]
+        return []
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +119,8 @@ def and_node(children: Sequence[Node]) -> Node:
     anchors = best_clauses([clause for child in children for clause in child.anchors])
     keys = tuple(key for child in children for key in child.keys)
     leaves = tuple(leaf for child in children for leaf in child.leaves)
-    return Node(_all([child.test for child in children]), anchors, keys, leaves)
+    test = _all([child.test for child in children])
+    return Node(test, anchors, keys, leaves, "and", tuple(children))
 
 
 def or_node(children: Sequence[Node]) -> Node:
@@ -106,7 +129,8 @@ def or_node(children: Sequence[Node]) -> Node:
         # (a1 and a2) or (b1 and b2) implies (a1 or b1): the union of each branch's best.
         anchors = (frozenset().union(*(child.anchors[0] for child in children)),)
     leaves = tuple(leaf for child in children for leaf in child.leaves)
-    return Node(_any([child.test for child in children]), anchors, _common_keys(children), leaves)
+    test = _any([child.test for child in children])
+    return Node(test, anchors, _common_keys(children), leaves, "or", tuple(children))
 
 
 def not_node(child: Node) -> Node:
@@ -115,11 +139,11 @@ def not_node(child: Node) -> Node:
     def test(view: EventView) -> bool:
         return not inner(view)
 
-    return Node(test, (), (), child.leaves)
+    return Node(test, (), (), child.leaves, "not", (child,))
 
 
 def constant_node(value: bool) -> Node:
-    return Node((lambda view: True) if value else (lambda view: False))
+    return Node((lambda view: True) if value else (lambda view: False), kind="constant")
 
 
 def best_clauses(clauses: Sequence[frozenset[str]]) -> Anchors:

@@ -183,6 +183,11 @@ def _expand_placeholders(field: str | None, value: SigmaString, lists: Lists) ->
         entries = lists.get(parts[0].name, ())
         networks = [_network(entry) for entry in entries]
         if entries and all(network is not None for network in networks):
+            if field is None:
+                raise UnsupportedRule(
+                    N_("A keyword search (a value without a field) cannot use %(kind)s."),
+                    kind="a list of networks",
+                )
             return [_cidr_test(network) for network in networks if network is not None]
     missing = [
         part.name for part in parts if isinstance(part, Placeholder) and part.name not in lists
@@ -213,6 +218,8 @@ def _network(entry: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None
 
 def compile_value(field: str | None, value: SigmaType) -> ValueTest:  # noqa: PLR0911 - dispatch
     """One Sigma value as a test; raises ``UnsupportedRule`` for what has no meaning here."""
+    if field is None:
+        return _keyword_test(value)
     if isinstance(value, SigmaString):
         return _string_test(field, value, cased=isinstance(value, SigmaCasedString))
     if isinstance(value, SigmaTimestampPart):
@@ -246,6 +253,24 @@ def compile_value(field: str | None, value: SigmaType) -> ValueTest:  # noqa: PL
         return _fieldref_test(value)
     raise UnsupportedRule(
         N_("The matcher cannot evaluate a value of type %(kind)s."),
+        kind=type(value).__name__,
+    )
+
+
+def _keyword_test(value: SigmaType) -> ValueTest:
+    """A value without a field: searched as text in every value of the event."""
+    if isinstance(value, SigmaString):
+        return _string_test(None, value, cased=isinstance(value, SigmaCasedString))
+    if isinstance(value, SigmaBool | SigmaNumber) and not isinstance(value, SigmaTimestampPart):
+        text = fold(value.boolean if isinstance(value, SigmaBool) else value.number)
+        assert text is not None  # a bool or number always has text
+        return _string_test(None, SigmaString(text), cased=False)
+    if isinstance(value, SigmaRegularExpression):
+        return _regex_test(value)
+    # null, cidr, comparisons, field references and timestamp parts need a field;
+    # pySigma lets some through on keywords.
+    raise UnsupportedRule(
+        N_("A keyword search (a value without a field) cannot use %(kind)s."),
         kind=type(value).__name__,
     )
 
@@ -287,11 +312,20 @@ def _string_test(field: str | None, value: SigmaString, *, cased: bool) -> Value
 def _wildcard_test(
     text: str, parts: Sequence[Any], *, cased: bool, anchor: str | None
 ) -> ValueTest:
-    star = SpecialChars.WILDCARD_MULTI
+    star, single = SpecialChars.WILDCARD_MULTI, SpecialChars.WILDCARD_SINGLE
+    if single in parts:
+        # "?" is one character of the original text: case folding may turn one into two
+        # ("ß" → "ss"), so these patterns run on the original text with re's per-character
+        # case-insensitivity, and give no anchor (the prefilter's folded text could differ).
+        pattern = "".join(
+            re.escape(part) if isinstance(part, str) else (".*" if part == star else ".")
+            for part in parts
+        )
+        flags = re.DOTALL if cased else re.DOTALL | re.IGNORECASE
+        original = re.compile(pattern, flags)
+        return ValueTest(text, "wildcard", lambda s: original.fullmatch(s) is not None, cased=True)
     pattern = "".join(
-        re.escape(part if cased else part.casefold())
-        if isinstance(part, str)
-        else (".*" if part == star else ".")
+        re.escape(part if cased else part.casefold()) if isinstance(part, str) else ".*"
         for part in parts
     )
     compiled = re.compile(pattern, re.DOTALL)
@@ -332,6 +366,8 @@ def _anchor(literal: str) -> str | None:
         return None
     if any(literal in common for common in COMMON_TEXT):
         return None  # present in nearly every event: no use as a filter
+    if literal in "-infinity" or literal in "nan":
+        return None  # a float's text ("inf", "nan") that JSON writes as null
     return literal
 
 
@@ -351,6 +387,10 @@ def _not_exists(view: EventView, field: str | None) -> Any:
 
 
 def _regex_test(value: SigmaRegularExpression) -> ValueTest:
+    if value.regexp.contains_placeholder():
+        raise UnsupportedRule(
+            N_("|expand inside a regular expression is not supported; list the values instead.")
+        )
     flags = 0
     for flag in value.flags:
         flags |= _REGEX_FLAGS[flag]

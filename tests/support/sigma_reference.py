@@ -12,9 +12,12 @@ the matcher and caches nothing; it is meant to be read, not to be fast.
 The semantics are the ones the matcher documents (``detection_rules/matcher/values.py``):
 - a string matches case-insensitively (``str.casefold`` on both sides) unless ``|cased``;
   ``*``/``?`` are wildcards; the whole value must match, a keyword only somewhere inside;
+  a pattern with ``?`` compares the original text character by character (``re.I``), so
+  ``stra?e`` matches ``Straße``;
 - an event number is compared as the text Elasticsearch gives it (``4624``, ``4624.0`` →
   "4624"), a boolean as ``true``/``false``; objects match no value; a number in a rule
-  equals a whole value, also as a keyword;
+  equals a whole value, and as a keyword is searched as its text;
+- a dotted name reaches into a list of objects (``a.b`` of ``{"a": [{"b": 1}]}`` is 1);
 - ``null`` matches a missing, null or empty-list field; a list matches when an item does;
 - a regular expression searches the original text (case-sensitive unless ``i``);
 - ``|expand`` fills placeholders from ``lists``: a list of networks and addresses gives
@@ -60,6 +63,7 @@ from sigma.types import (
     SigmaString,
     SigmaTimestampPart,
     SigmaType,
+    SpecialChars,
     TimestampPart,
 )
 
@@ -221,6 +225,9 @@ def _find(node: Any, parts: list[str]) -> Any:
     """
     if not parts:
         return node
+    if isinstance(node, list):
+        found = [value for item in node if (value := _find(item, parts)) is not ABSENT]
+        return found if found else ABSENT
     if not isinstance(node, Mapping):
         return ABSENT
     for taken in range(len(parts), 0, -1):
@@ -278,11 +285,15 @@ def _scalar_matches(value: SigmaType, scalar: Any, *, keyword: bool) -> bool:
         return text is not None and _string_matches(value, text, keyword=keyword)
     if isinstance(value, SigmaBool):
         wanted = "true" if value.boolean else "false"
+        if keyword:
+            return text is not None and wanted in text.casefold()
         return text is not None and text.casefold() == wanted
     if isinstance(value, SigmaTimestampPart):  # before SigmaNumber: it is a subclass
         moment = _moment(scalar)
         return moment is not None and _part(moment, value.timestamp_part) == value.number
     if isinstance(value, SigmaNumber):
+        if keyword:
+            return text is not None and _number_text(value.number) in text.casefold()
         return text is not None and text.casefold() == _number_text(value.number)
     if isinstance(value, SigmaRegularExpression):
         return text is not None and re.search(str(value.regexp), text, _flags(value)) is not None
@@ -301,6 +312,9 @@ def _string_matches(value: SigmaString, text: str, *, keyword: bool) -> bool:
         pattern = f".*(?:{pattern}).*"
     if isinstance(value, SigmaCasedString):
         return re.fullmatch(pattern, text, re.DOTALL) is not None
+    if SpecialChars.WILDCARD_SINGLE in value.s:
+        # "?" is one character of the original text, compared character by character.
+        return re.fullmatch(pattern, text, re.DOTALL | re.IGNORECASE) is not None
     # to_regex escapes only punctuation, so case-folding the pattern folds just its literals.
     return re.fullmatch(pattern.casefold(), text.casefold(), re.DOTALL) is not None
 

@@ -181,9 +181,9 @@ def test_the_explanation_shows_selection_field_pattern_and_the_events_value(
     page = response.get_data(as_text=True)
     # The rule's own selection, and the one the wachter pipeline adds for its logsource.
     assert table_rows(page, "explanation") == [
-        ["wachter_logsource_authentication", "event.category", "authentication", "authentication"],
         ["selection", "user.name", "root", "root"],
         ["selection", "event.outcome", "failure", "failure"],
+        ["logsource", "event.category", "authentication", "authentication"],
     ]
     text = page_text(response)
     assert "Waarom de regel afging" in text

@@ -126,12 +126,6 @@ def test_the_prefilter_never_drops_a_rule_that_matches(
     assert rule in assert_agrees(rules, event)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="text_of(nan) is 'nan' and text_of(inf) 'inf', so the rules match directly, but "
-    "orjson writes NaN and ±Infinity as null: the anchor is missing and the rule skipped",
-)
 @pytest.mark.parametrize(
     ("detection", "event"),
     [

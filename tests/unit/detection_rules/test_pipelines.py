@@ -152,7 +152,7 @@ def test_wachters_own_events_are_selected_by_wachter_logsource_which_senders_can
         [("wachter.logsource.product", ["wachter"])],
         [("wachter.logsource.service", ["staff_safety"])],
     ]
-    assert all(name.startswith("wachter_logsource_") for name in added(auth))
+    assert all(name.startswith("_wachter_logsource_") for name in added(auth))
 
 
 @pytest.mark.parametrize(
