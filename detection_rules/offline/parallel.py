@@ -293,10 +293,13 @@ class Workers:
             for n in range(1, jobs + 1)
         ]
         self._window = CHUNKS_PER_WORKER * jobs
+        self._unfreeze = False
 
     def __enter__(self) -> Workers:
         sys.stdout.flush()  # a child flushes the standard streams when it ends
         sys.stderr.flush()
+        # Unfrozen at the end only if nothing was frozen before (the command freezes its rules).
+        self._unfreeze = gc.get_freeze_count() == 0
         gc.freeze()  # no gc.collect() first: a second spent to free little
         # Blocked until a worker ignores it, so that Ctrl+C during the fork ends no worker.
         mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
@@ -414,7 +417,8 @@ class Workers:
         self._tasks.cancel_join_thread()
         self._tasks.close()
         self._results.close()
-        gc.unfreeze()
+        if self._unfreeze:
+            gc.unfreeze()
 
 
 def _unpickled(payload: bytes) -> ChunkResult:

@@ -19,6 +19,7 @@ that failed.
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import time
@@ -179,6 +180,10 @@ def detect_command(
         elapsed = time.monotonic() - started
     _summarise_events(count, inputs, elapsed)
     _summarise_detections(writer)
+    # Python's last collection at exit would walk every object the run built (the compiled
+    # rules are cyclic: seconds with all SigmaHQ rules) to free memory that ends with the
+    # process anyway; frozen, they are left alone.
+    gc.freeze()
     if inputs.bad:
         raise SystemExit(EXIT_BAD_RECORDS)
 
@@ -211,12 +216,13 @@ def _load_rules(
 ) -> OfflineRules:
     started = time.monotonic()
     total = count_rule_files(paths)
-    with _bar(progress, total=total, unit=" files", description="Rules") as bar:
-        parsed, problems = read_rules(paths, on_source=bar.update)
-    if not bar.disable:  # compiling thousands of rules takes seconds: say what is going on
-        count = sum(len(source.loaded) for source in parsed)
-        click.echo(f"Compiling {_plural(count, 'rule')}…", err=True)
-    rules = compile_rules(parsed, pipeline=pipeline, problems=problems)
+    with _without_collection():
+        with _bar(progress, total=total, unit=" files", description="Rules") as bar:
+            parsed, problems = read_rules(paths, on_source=bar.update)
+        if not bar.disable:  # compiling thousands of rules takes seconds: say what is going on
+            count = sum(len(source.loaded) for source in parsed)
+            click.echo(f"Compiling {_plural(count, 'rule')}…", err=True)
+        rules = compile_rules(parsed, pipeline=pipeline, problems=problems)
     for problem in rules.problems:
         click.echo(str(problem), err=True)
     loaded = len(rules.rule_set)
@@ -231,6 +237,26 @@ def _load_rules(
             f"{rules.rejected:,} rejected"
         )
     return rules
+
+
+@contextmanager
+def _without_collection() -> Iterator[None]:
+    """Python's cyclic garbage collector off while the rules load; what they built, frozen.
+
+    Loading builds millions of objects that live as long as the run, and each full collection
+    walks them all again: with all SigmaHQ Windows rules that was 40 % of the loading time.
+    Frozen (``gc.freeze``), they are not walked by the collections of the matching either.
+    The cyclic garbage loading leaves (some 75 MiB) stays allocated; collecting it would not
+    give the memory back to the system anyway (it stays in Python's arenas, fragmented).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
 
 
 class _Inputs:
