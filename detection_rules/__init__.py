@@ -7,12 +7,14 @@ docs/detection.md tells how a rule flows from file to alert. The public names:
     DetectionEngine, compile_rule_set, Detection, RuleSet   one event in, detections out
     Matcher, compile_rule, CompiledRule, OfficeHours        the single-event matcher
     CorrelationEngine, compile_correlation                  Sigma v2 correlations
+    flatten_evtx_record      an .evtx record as Sigma's flat Windows fields (ingest uses it)
     service (registry functions), models, loading, validation, pipelines   by module
 """
 
 from detection_rules.correlation import CorrelationEngine, compile_correlation
 from detection_rules.engine import Detection, DetectionEngine, RuleSet, compile_rule_set
 from detection_rules.matcher import CompiledRule, Matcher, OfficeHours, compile_rule
+from detection_rules.offline.evtx import flatten_record as flatten_evtx_record
 from detection_rules.streaming import DetectionConsumer
 
 __all__ = [
@@ -27,4 +29,5 @@ __all__ = [
     "compile_correlation",
     "compile_rule",
     "compile_rule_set",
+    "flatten_evtx_record",
 ]

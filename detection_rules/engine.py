@@ -191,54 +191,61 @@ class DetectionEngine:
         found: list[Detection] = []
         for rule in matched:
             if rule.key not in self._silent:
-                found.append(self._rule_detection(rule, view, ref, moment))
+                found.append(rule_detection(rule, view, ref, moment, self.versions))
             if rule.key in self._correlated and moment is not None:
                 hits = self.correlations.observe(rule.key, event, time=moment, event_ref=ref)
-                found.extend(self._correlation_detection(hit) for hit in hits)
+                found.extend(correlation_detection(hit, self.versions) for hit in hits)
         return found
 
     def advance(self, now: datetime) -> list[Detection]:
         """Close correlation windows that ended before ``now`` (``lt``/``lte`` fire here)."""
-        return [self._correlation_detection(hit) for hit in self.correlations.advance(now)]
+        return [correlation_detection(hit, self.versions) for hit in self.correlations.advance(now)]
 
-    def _rule_detection(
-        self, rule: CompiledRule, view: EventView, ref: Any, moment: datetime | None
-    ) -> Detection:
-        return Detection(
-            rule_key=rule.key,
-            rule_id=rule.id,
-            rule_name=rule.name,
-            title=rule.title,
-            level=rule.level,
-            tags=rule.tags,
-            version=rule.version if rule.version is not None else self.versions.get(rule.key),
-            kind="rule",
-            event_refs=(ref,),
-            time=moment,
-            explanation=rule.explain(view),
-        )
 
-    def _correlation_detection(self, hit: CorrelationHit) -> Detection:
-        correlation = hit.correlation
-        return Detection(
-            rule_key=correlation.key,
-            rule_id=correlation.id,
-            rule_name=correlation.name,
-            title=correlation.title,
-            level=correlation.level,
-            tags=correlation.tags,
-            version=self.versions.get(correlation.key),
-            kind="correlation",
-            event_refs=hit.event_refs,
-            time=hit.last_time,
-            group=dict(hit.group),
-            correlation={
-                "type": str(correlation.type.value)
-                if hasattr(correlation.type, "value")
-                else str(correlation.type),
-                "value": hit.value,
-                "first_time": hit.first_time.isoformat(),
-                "last_time": hit.last_time.isoformat(),
-                "truncated": hit.truncated,
-            },
-        )
+def rule_detection(
+    rule: CompiledRule,
+    view: EventView,
+    ref: Any,
+    moment: datetime | None,
+    versions: Mapping[str, int],
+) -> Detection:
+    """The detection of ``rule`` matching the event of ``view`` (with its explanation)."""
+    return Detection(
+        rule_key=rule.key,
+        rule_id=rule.id,
+        rule_name=rule.name,
+        title=rule.title,
+        level=rule.level,
+        tags=rule.tags,
+        version=rule.version if rule.version is not None else versions.get(rule.key),
+        kind="rule",
+        event_refs=(ref,),
+        time=moment,
+        explanation=rule.explain(view),
+    )
+
+
+def correlation_detection(hit: CorrelationHit, versions: Mapping[str, int]) -> Detection:
+    """The detection of a correlation hit: its group, value and window."""
+    correlation = hit.correlation
+    kind = correlation.type
+    return Detection(
+        rule_key=correlation.key,
+        rule_id=correlation.id,
+        rule_name=correlation.name,
+        title=correlation.title,
+        level=correlation.level,
+        tags=correlation.tags,
+        version=versions.get(correlation.key),
+        kind="correlation",
+        event_refs=hit.event_refs,
+        time=hit.last_time,
+        group=dict(hit.group),
+        correlation={
+            "type": str(kind.value) if hasattr(kind, "value") else str(kind),
+            "value": hit.value,
+            "first_time": hit.first_time.isoformat(),
+            "last_time": hit.last_time.isoformat(),
+            "truncated": hit.truncated,
+        },
+    )

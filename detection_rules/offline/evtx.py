@@ -7,9 +7,8 @@ is flattened the way Chainsaw, Hayabusa and Zircolite flatten it, and the shared
 was: System fields first (attributes under their own names, ``Provider_Name``), then every
 EventData/UserData field by its name, unnamed ``<Data>`` items joined into ``Data``.
 
-``ingest.parsers.evtx_file`` flattens the same way for the service, but ``detection_rules``
-sits below ``ingest`` and may not import it; tests/cli/test_detect_cli.py checks that both
-give the same fields for the same file.
+``ingest.parsers.evtx_file`` uses ``flatten_record`` too (exported as
+``detection_rules.flatten_evtx_record``), so the service stores the fields rules expect.
 
 The records are read in file order (one thread), so correlation windows see them in the
 order Windows wrote them. A record the library cannot decode is reported and skipped; a file

@@ -29,13 +29,14 @@ the input. A worker that fails ends the run with ``WorkerFailed``, and so does o
 whose parent is gone stops by itself.
 
 What ``DetectionEngine.process`` does for one event is done here in two halves, matching in a
-worker and correlating in the parent: ``rule_detection`` and ``correlation_detection`` build
-the ``Detection``s the engine builds. Rules are silenced by ``generate: false`` only (the
+worker and correlating in the parent, with the engine's own ``rule_detection`` and
+``correlation_detection``. Rules are silenced by ``generate: false`` only (the
 engine's ``silent`` argument is not read here; the offline run passes none).
 """
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
@@ -52,8 +53,12 @@ from typing import Any, Final
 
 from core import DomainError
 from core.i18n import N_
-from detection_rules.correlation import CorrelationHit, suppressed_rules
-from detection_rules.engine import Detection, DetectionEngine
+from detection_rules.correlation import suppressed_rules
+from detection_rules.engine import (
+    DetectionEngine,
+    correlation_detection,
+    rule_detection,
+)
 from detection_rules.fields import event_time
 from detection_rules.matcher import CompiledRule, EventView
 from detection_rules.offline.inputs import block_events
@@ -70,6 +75,7 @@ from detection_rules.offline.run import END_OF_TIME, AlertWriter, alert_line
 CHUNKS_PER_WORKER: Final = 2
 # How soon a worker that died is noticed, and a parent that died by its workers.
 POLL_SECONDS: Final = 0.5
+PR_SET_PDEATHSIG: Final = 1  # linux/prctl.h
 
 
 class WorkerFailed(DomainError):
@@ -137,7 +143,7 @@ class ChunkMatcher:
         versions = self.engine.versions
         for rule in matched:
             if rule.key not in self.silent:
-                detection = rule_detection(rule, view, moment, versions)
+                detection = rule_detection(rule, view, view.event, moment, versions)
                 pieces.add_line(alert_line(detection), rule.level)
             if rule.key in self.correlated:
                 pieces.add_match(CorrelationMatch(rule.key, view.event, moment))
@@ -199,53 +205,22 @@ class _Pieces:
             self.lines = []
 
 
-def rule_detection(
-    rule: CompiledRule, view: EventView, moment: datetime | None, versions: Mapping[str, int]
-) -> Detection:
-    """The ``Detection`` of ``rule`` matching the event of ``view``, as the engine makes it."""
-    return Detection(
-        rule_key=rule.key,
-        rule_id=rule.id,
-        rule_name=rule.name,
-        title=rule.title,
-        level=rule.level,
-        tags=rule.tags,
-        version=rule.version if rule.version is not None else versions.get(rule.key),
-        kind="rule",
-        event_refs=(view.event,),
-        time=moment,
-        explanation=rule.explain(view),
-    )
+def _die_with_parent() -> None:
+    """Ask Linux to kill this worker when the parent dies (PR_SET_PDEATHSIG).
 
-
-def correlation_detection(hit: CorrelationHit, versions: Mapping[str, int]) -> Detection:
-    """The ``Detection`` of a correlation hit, as the engine makes it."""
-    correlation = hit.correlation
-    kind = correlation.type
-    return Detection(
-        rule_key=correlation.key,
-        rule_id=correlation.id,
-        rule_name=correlation.name,
-        title=correlation.title,
-        level=correlation.level,
-        tags=correlation.tags,
-        version=versions.get(correlation.key),
-        kind="correlation",
-        event_refs=hit.event_refs,
-        time=hit.last_time,
-        group=dict(hit.group),
-        correlation={
-            "type": str(kind.value) if hasattr(kind, "value") else str(kind),
-            "value": hit.value,
-            "first_time": hit.first_time.isoformat(),
-            "last_time": hit.last_time.isoformat(),
-            "truncated": hit.truncated,
-        },
-    )
+    The worker also polls for its parent, but a worker blocked on a queue lock that a
+    killed sibling held would never poll again; the kernel's signal reaches it anyway.
+    """
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass  # not Linux: the polling remains
 
 
 def _serve(tasks: Any, results: Any, matcher: ChunkMatcher) -> None:
     """A worker: chunks from ``tasks`` until None, each result pickled to ``results``."""
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C reaches the parent, which stops us
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
     parent = os.getppid()

@@ -2,9 +2,10 @@
 
 Binary XML is no format to parse by hand; ``evtx`` is fast, maintained and turns each
 record into JSON. That JSON is nested as the XML was (``Event.System.TimeCreated
-.#attributes.SystemTime``); it is flattened here the way Chainsaw, Hayabusa and Zircolite
-flatten it (and the shared test data was), so Sigma's Windows rules see the field names
-they expect, and then goes through the ``windows`` parser like any flat EVTX-JSON.
+.#attributes.SystemTime``); it is flattened by ``detection_rules`` the way Chainsaw,
+Hayabusa and Zircolite flatten it (and the shared test data was), so Sigma's Windows rules
+see the field names they expect, and then goes through the ``windows`` parser like any flat
+EVTX-JSON.
 
 A file's position is the number of records read, so an import can resume after the last
 record it stored. The library cannot seek to a record: resuming re-reads (but does not
@@ -23,18 +24,13 @@ from typing import Any
 import evtx
 import orjson
 
+from detection_rules import flatten_evtx_record
 from ingest.parsers.base import Document, FileRecord, ParseError
 from ingest.parsers.windows import WindowsParser
 
 MAGIC = b"ElfFile\x00"
 FILE_HEADER_BYTES = 4096
 CHUNK_BYTES = 65536
-# EventData names that would overwrite a System field are kept as ``EventData_<name>``.
-_SYSTEM_NAMES = frozenset(
-    {"EventID", "Channel", "Provider_Name", "Computer", "SystemTime", "EventRecordID"}
-)
-# System attributes renamed so they say whose they are (``Provider Name="…"``).
-_RENAMED = {("Provider", "Name"): "Provider_Name", ("Provider", "Guid"): "Provider_Guid"}
 _WINDOWS = WindowsParser()
 
 
@@ -123,58 +119,15 @@ def _truncated_bytes(path: Path) -> int:
 
 
 def flatten_record(record: Any) -> Document:
-    """An ``evtx`` JSON record as flat fields: System first, then EventData/UserData."""
-    event = record.get("Event") if isinstance(record, dict) else None
-    if not isinstance(event, dict):
+    """An ``evtx`` JSON record as flat fields: System first, then EventData/UserData.
+
+    The flattening is the detection side's (Sigma's Windows field layout), so events stored
+    by ingest and events read by ``wachter detect`` have the same fields.
+    """
+    flat = flatten_evtx_record(record)
+    if flat is None:
         raise ParseError("the record has no Event element")
-    flat: Document = {}
-    system = event.get("System")
-    if isinstance(system, dict):
-        _flatten_system(system, flat)
-    event_data = event.get("EventData")
-    if isinstance(event_data, dict):
-        _flatten_data(event_data, flat)
-    user_data = event.get("UserData")
-    if isinstance(user_data, dict):  # one element (LogFileCleared, …) holding the fields
-        for element in user_data.values():
-            if isinstance(element, dict):
-                _flatten_data(element, flat)
     return flat
-
-
-def _flatten_system(system: dict[str, Any], flat: Document) -> None:
-    for name, value in system.items():
-        if not isinstance(value, dict):
-            if value is not None:
-                flat[name] = value
-            continue
-        attributes = value.get("#attributes")
-        if isinstance(attributes, dict):
-            for attribute, attribute_value in attributes.items():
-                if attribute_value is not None:
-                    flat[_RENAMED.get((name, str(attribute)), str(attribute))] = attribute_value
-        if value.get("#text") is not None:  # <EventID Qualifiers="…">7036</EventID>
-            flat[name] = value["#text"]
-
-
-def _flatten_data(data: dict[str, Any], flat: Document) -> None:
-    for name, value in data.items():
-        if name == "#attributes":
-            continue
-        if name == "Data" and isinstance(value, dict) and "#text" in value:
-            flat["Data"] = _joined(value["#text"])  # unnamed <Data> items
-            continue
-        if isinstance(value, dict) and "#text" not in value:
-            _flatten_data(value, flat)  # nested elements: their fields by their own names
-            continue
-        text = value["#text"] if isinstance(value, dict) else value
-        flat[f"EventData_{name}" if name in _SYSTEM_NAMES else name] = text
-
-
-def _joined(value: Any) -> Any:
-    if isinstance(value, list):
-        return "\n".join(str(item) for item in value if item is not None)
-    return value
 
 
 PARSERS: tuple[EvtxFileParser, ...] = (EvtxFileParser(),)
