@@ -102,6 +102,7 @@ def event_consumers(settings: Settings) -> tuple[pipeline.EventConsumer, ...]:
     hours = OfficeHours(timezone=settings.timezone, opens=opens, closes=closes)
     return (DetectionConsumer(office_hours=hours),)
 
+
 # Jobs of the domain packages that need no settings, in one list, in one place.
 JOBS: tuple[Job, ...] = (
     Job(
