@@ -47,8 +47,11 @@ from detection_rules.service import RuleText, enabled_rule_texts, get_lists, lis
 log = logging.getLogger("wachter.detection")
 
 CONSUMER_NAME = "detection"
-# Correlation windows close this long after the service's clock passes them, so events
-# that arrive a little late still count; lt/lte ("too few") rules fire after this delay.
+# Correlation windows close this long after the stream passes them, so events that arrive
+# a little late still count; lt/lte ("too few") rules fire after this delay. The stream's
+# time is the newest event time of the batch, capped by the clock: a live stream follows
+# the clock, and a month of old logs imported with `wachter ingest` keeps its windows open
+# across batches instead of closing them all against today's date.
 LATENESS = timedelta(minutes=2)
 _MARKER_KEY = "__stream__"
 
@@ -99,7 +102,8 @@ class DetectionConsumer:
         for event in events:
             found.extend(engine.process(event.data, ref=event.id, fallback_time=event.timestamp))
         now = self._clock.now()
-        found.extend(engine.advance(now - LATENESS))
+        newest = max((event.timestamp for event in events), default=now)
+        found.extend(engine.advance(min(now, newest) - LATENESS))
         rows = [_row(detection, now) for detection in found]
         session.add_all(rows)
         if events:

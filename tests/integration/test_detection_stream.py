@@ -216,3 +216,17 @@ def test_an_expand_list_change_applies_without_a_restart(db_session):
     deliver(db_session, consumer)
 
     assert [found.title for found in detections(db_session)] == ["Admin account used"] * 2
+
+
+def test_old_logs_imported_in_several_batches_still_correlate(db_session):
+    load(db_session, FAILED_LOGINS)
+    consumer = DetectionConsumer(clock=FixedClock(NOW + timedelta(days=60)))  # months later
+    store(db_session, sign_in("bob", minute=0), sign_in("bob", minute=1))
+    store(db_session, sign_in("bob", minute=3), at=NOW + timedelta(1))
+
+    while pipeline.deliver(db_session, consumer, now=NOW, limit=1):  # one event a batch
+        pass
+
+    assert [found.title for found in detections(db_session)] == [
+        "Three failed sign-ins for one account"
+    ]
