@@ -82,7 +82,8 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("rules.index", "GET"): _console(Permission.RULES_READ),
     ("rules.show", "GET"): _console(Permission.RULES_READ),
     ("rules.enable", "POST"): _console(Permission.RULES_WRITE),
-    ("rules.disable", "POST"): _console(Permission.RULES_WRITE),
+    # Switching a rule off can blind detection: it needs a fresh password+TOTP confirmation.
+    ("rules.disable", "POST"): _console(Permission.RULES_WRITE, step_up=True),
     ("rules.import_form", "GET"): _console(Permission.RULES_WRITE),
     ("rules.upload", "POST"): _console(Permission.RULES_WRITE),
     ("rules.import_pack", "POST"): _console(Permission.RULES_WRITE),

@@ -12,7 +12,8 @@ import html
 import io
 import re
 import zipfile
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +23,7 @@ from detection_rules.loading import RuleSource
 from detection_rules.models import DetectionRule, DetectionRuleVersion
 from detection_rules.service import import_rules
 from tests.support.accounts import enrolled_user, sign_in
-from tests.support.admin import audit_entries, post
+from tests.support.admin import audit_entries, post, step_up
 from tests.support.csrf import csrf_token_from
 from tests.web.test_templates import Page, event_handlers, inline_scripts, style_attributes
 from web.views import rules
@@ -339,6 +340,21 @@ def test_an_officer_switches_a_rule_off_and_on_and_both_are_audited(
         ("detection_rule.disabled", "officier", f"detection_rule:{FAILED_ID}", clock.now()),
         ("detection_rule.enabled", "officier", f"detection_rule:{FAILED_ID}", clock.now()),
     ]
+
+
+def test_switching_a_rule_off_needs_a_fresh_confirmation(client, officer, clock, rollback_database):
+    load(rollback_database, FAILED_SIGN_IN)
+    clock.advance(timedelta(minutes=10, seconds=30))  # the sign-in no longer counts as fresh
+
+    response = post(client, f"/rules/{FAILED_ID}/disable")
+
+    assert response.status_code == 303
+    assert urlsplit(response.headers["Location"]).path == "/account/confirm"
+    assert stored_rule(rollback_database, FAILED_ID).enabled is True
+
+    step_up(client, officer, clock)
+    assert post(client, f"/rules/{FAILED_ID}/disable").status_code == 303
+    assert stored_rule(rollback_database, FAILED_ID).enabled is False
 
 
 def test_a_rule_keyed_by_a_title_with_a_slash_has_its_page_and_buttons(
