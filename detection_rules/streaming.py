@@ -100,7 +100,7 @@ class DetectionConsumer:
         engine = built.engine
         found: list[Detection] = []
         for event in events:
-            found.extend(engine.process(event.data, ref=event.id, fallback_time=event.timestamp))
+            found.extend(_detections_of(engine, event))
         now = self._clock.now()
         newest = max((event.timestamp for event in events), default=now)
         found.extend(engine.advance(min(now, newest) - LATENESS))
@@ -141,6 +141,19 @@ class DetectionConsumer:
         built = _Built(stamp, engine, compiled, lists)
         _restore_state(session, built)
         return built
+
+
+def _detections_of(engine: DetectionEngine, event: StoredEvent) -> list[Detection]:
+    """The event's detections; an event the engine fails on is logged and passed over.
+
+    One event that trips a rule (a bug, or a pathological value) must not stop detection
+    for every event after it: the batch would fail and be delivered again, forever.
+    """
+    try:
+        return engine.process(event.data, ref=event.id, fallback_time=event.timestamp)
+    except Exception:  # the stream goes on; the log names the event, not its content
+        log.exception("event not matched", extra={"wachter.event_id": event.id})
+        return []
 
 
 def rules_stamp(session: Session) -> str:

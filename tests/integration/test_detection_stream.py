@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from access_control import Actor
 from core import FixedClock
-from detection_rules import DetectionConsumer
+from detection_rules import DetectionConsumer, DetectionEngine
 from detection_rules.loading import RuleSource
 from detection_rules.models import CorrelationState, Detection
 from detection_rules.service import disable_rule, import_rules, set_list
@@ -230,3 +230,28 @@ def test_old_logs_imported_in_several_batches_still_correlate(db_session):
     assert [found.title for found in detections(db_session)] == [
         "Three failed sign-ins for one account"
     ]
+
+
+def test_an_event_the_engine_fails_on_is_passed_over_and_the_stream_goes_on(
+    db_session, monkeypatch, caplog
+):
+    load(db_session, PROCESS_RULE)
+    store(
+        db_session,
+        process_event("C:\\x\\whoami.exe", user="poison"),
+        process_event("C:\\x\\whoami.exe", minute=1),
+    )
+    real_process = DetectionEngine.process
+
+    def failing(self, event, **kwargs):
+        if event.get("User") == "poison":
+            raise RuntimeError("a rule tripped")
+        return real_process(self, event, **kwargs)
+
+    monkeypatch.setattr(DetectionEngine, "process", failing)
+
+    deliver(db_session, DetectionConsumer(clock=FixedClock(NOW)))
+
+    assert len(detections(db_session)) == 1  # the second event was still matched
+    assert "event not matched" in caplog.text
+    assert "poison" not in caplog.text
