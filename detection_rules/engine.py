@@ -20,6 +20,7 @@ from sigma.correlations import SigmaCorrelationRule
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 
+from core.i18n import N_
 from detection_rules.correlation import (
     CompiledCorrelation,
     CorrelationEngine,
@@ -64,8 +65,14 @@ def compile_rule_set(
     pipeline: ProcessingPipeline | None = None,
     lists: Mapping[str, Sequence[str]] | None = None,
     versions: Mapping[str, int] | None = None,
+    reuse: Mapping[tuple[str, int | None], CompiledRule] | None = None,
+    lists_changed: bool = True,
 ) -> tuple[RuleSet, list[Rejected]]:
-    """Compile every rule; correlations whose referenced rules failed are rejected too."""
+    """Compile every rule; correlations whose referenced rules failed are rejected too.
+
+    ``reuse`` holds rules compiled before, by (key, version): those are taken as they are,
+    unless ``lists_changed`` and they use ``|expand`` lists (the streaming engine's rebuild).
+    """
     compiled: list[CompiledRule] = []
     pending: list[SigmaCorrelationRule] = []
     rejected: list[Rejected] = []
@@ -75,6 +82,10 @@ def compile_rule_set(
             pending.append(rule)
             continue
         key = rule_key(rule)
+        cached = reuse.get((key, versions.get(key))) if reuse else None
+        if cached is not None and not (lists_changed and cached.placeholders):
+            compiled.append(cached)
+            continue
         try:
             compiled.append(
                 compile_rule(rule, pipeline=pipeline, lists=lists, version=versions.get(key))
@@ -100,8 +111,6 @@ def _with_known_references(
 ) -> list[CompiledCorrelation]:
     # A correlation over a rule that failed to compile (or over such a correlation) would
     # never fire; it is rejected with the reason instead. Repeat until nothing changes.
-    from core.i18n import N_  # noqa: PLC0415 - only needed on this rare path
-
     kept = list(correlations)
     changed = True
     while changed:

@@ -29,16 +29,16 @@ from typing import Any, Protocol
 import orjson
 from sigma.collection import SigmaCollection
 from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError
+from sigma.filters import SigmaFilter
 from sigma.processing.pipeline import ProcessingPipeline
 from sigma.rule import SigmaRule
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from core import Clock, SystemClock
-from detection_rules.correlation import CompiledCorrelation, compile_correlation
-from detection_rules.engine import Detection, DetectionEngine, RuleSet
-from detection_rules.errors import DetectionRuleError
-from detection_rules.matcher import CompiledRule, OfficeHours, compile_rule, derived_fields
+from detection_rules.engine import Detection, DetectionEngine, RuleSet, compile_rule_set
+from detection_rules.matcher import CompiledRule, OfficeHours, derived_fields
 from detection_rules.models import CorrelationState, DetectionRule
 from detection_rules.models import Detection as DetectionRow
 from detection_rules.pipelines import default_pipeline
@@ -70,7 +70,7 @@ class StoredEvent(Protocol):
 class _Built:
     stamp: tuple[str, str]
     engine: DetectionEngine
-    rules: dict[tuple[str, int], CompiledRule]
+    rules: dict[tuple[str, int | None], CompiledRule]
     lists: Mapping[str, tuple[str, ...]]
     last_event_id: int | None = None
 
@@ -174,35 +174,33 @@ def _compile(
     lists: Mapping[str, tuple[str, ...]],
     pipeline: ProcessingPipeline,
     previous: _Built | None,
-) -> tuple[RuleSet, frozenset[str], dict[tuple[str, int], CompiledRule]]:
-    parsed: list[tuple[RuleText, SigmaRule | SigmaCorrelationRule]] = []
+) -> tuple[RuleSet, frozenset[str], dict[tuple[str, int | None], CompiledRule]]:
+    rules: list[SigmaRule | SigmaCorrelationRule | SigmaFilter] = []
     for text in texts:
         try:
-            collection = SigmaCollection.from_yaml(text.text, resolve_references=False)
+            rules.extend(SigmaCollection.from_yaml(text.text, resolve_references=False).rules)
         except Exception:  # a stored rule was valid when imported; never stop the stream
             log.exception("stored rule unreadable", extra={"wachter.rule": text.key})
-            continue
-        parsed.extend((text, rule) for rule in collection.rules)
-    collection = SigmaCollection([rule for _, rule in parsed])
-    collection.resolve_rule_references()
-    lists_changed = previous is None or previous.lists != lists
-    compiled: dict[tuple[str, int], CompiledRule] = {}
-    correlations: list[CompiledCorrelation] = []
-    for text, rule in parsed:
-        try:
-            if isinstance(rule, SigmaCorrelationRule):
-                correlations.append(compile_correlation(rule, pipeline=pipeline))
-                continue
-            cached = previous.rules.get((text.key, text.version)) if previous else None
-            if cached is None or (lists_changed and cached.placeholders):
-                cached = compile_rule(rule, pipeline=pipeline, lists=lists, version=text.version)
-            compiled[(text.key, text.version)] = cached
-        except DetectionRuleError as error:
-            log.warning(
-                "stored rule not compiled", extra={"wachter.rule": text.key, "reason": str(error)}
-            )
+    collection = SigmaCollection(rules)
+    try:
+        collection.resolve_rule_references()
+    except SigmaError:
+        log.exception("stored correlation refers to a missing rule")
+    rule_set, rejected = compile_rule_set(
+        collection.rules,
+        pipeline=pipeline,
+        lists=lists,
+        versions={text.key: text.version for text in texts},
+        reuse=previous.rules if previous else None,
+        lists_changed=previous is None or previous.lists != lists,
+    )
+    for item in rejected:
+        log.warning(
+            "stored rule not compiled", extra={"wachter.rule": item.key, "reason": str(item.error)}
+        )
     silent = frozenset(text.key for text in texts if not text.enabled)
-    return RuleSet(tuple(compiled.values()), tuple(correlations)), silent, compiled
+    compiled = {(rule.key, rule.version): rule for rule in rule_set.rules}
+    return rule_set, silent, compiled
 
 
 def _row(detection: Detection, now: datetime) -> DetectionRow:

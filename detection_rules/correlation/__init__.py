@@ -12,11 +12,11 @@ from detection_rules.correlation.compile import (
     CorrelationType,
     Operator,
     compile_correlation,
-    rule_key,
     suppressed_rules,
 )
 from detection_rules.correlation.engine import CorrelationEngine, merge_changes
 from detection_rules.correlation.state import CorrelationHit
+from detection_rules.matcher import rule_key
 
 __all__ = [
     "CompiledCorrelation",

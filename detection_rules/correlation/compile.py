@@ -30,6 +30,7 @@ from sigma.processing.pipeline import ProcessingPipeline
 
 from core.i18n import N_
 from detection_rules.errors import UnsupportedRule
+from detection_rules.matcher import rule_key
 
 
 class CorrelationType(StrEnum):
@@ -114,17 +115,6 @@ class CompiledCorrelation:
     @property
     def span_micros(self) -> int:
         return self.timespan // timedelta(microseconds=1)
-
-
-def rule_key(rule: Any) -> str:
-    """The stable key of a rule: its Sigma id, else its name, else its title.
-
-    The same key ``detection_rules.matcher`` gives a ``CompiledRule``: it is how the engine
-    learns which rule an observed event matched.
-    """
-    if getattr(rule, "id", None):
-        return str(rule.id)
-    return str(getattr(rule, "name", None) or rule.title)
 
 
 def compile_correlation(

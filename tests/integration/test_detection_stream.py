@@ -255,3 +255,55 @@ def test_an_event_the_engine_fails_on_is_passed_over_and_the_stream_goes_on(
     assert len(detections(db_session)) == 1  # the second event was still matched
     assert "event not matched" in caplog.text
     assert "poison" not in caplog.text
+
+
+LISTED_KEYWORD = """
+title: Office mentioned
+id: 0a1b2c3d-0000-4000-8000-000000000005
+name: office_mentioned
+status: test
+logsource: {category: authentication}
+detection:
+  keywords:
+    '|expand': '%office%'
+  condition: keywords
+level: low
+---
+title: Office mentioned twice
+id: 0a1b2c3d-0000-4000-8000-000000000006
+status: test
+correlation:
+  type: event_count
+  rules: [office_mentioned]
+  group-by: [user.name]
+  timespan: 10m
+  condition: {gte: 2}
+level: medium
+"""
+
+
+def test_a_stored_rule_that_no_longer_compiles_takes_only_itself_and_its_correlations(
+    db_session, caplog
+):
+    load(db_session, PROCESS_RULE)
+    load(db_session, LISTED_KEYWORD, name="office.yml")
+    # A networks list makes the keyword rule impossible (a keyword cannot be a network),
+    # and the correlation over it with it; the other rule goes on matching.
+    set_list(
+        db_session, name="office", kind="networks", values=["10.0.0.0/8"], actor=ADMIN, now=NOW
+    )
+    db_session.flush()
+    store(db_session, process_event("C:\\x\\whoami.exe"))
+
+    deliver(db_session, DetectionConsumer(clock=FixedClock(NOW)))
+
+    assert [found.title for found in detections(db_session)] == ["Whoami run"]
+    left_out = {
+        getattr(record, "wachter.rule", None)
+        for record in caplog.records
+        if record.getMessage() == "stored rule not compiled"
+    }
+    assert left_out == {
+        "0a1b2c3d-0000-4000-8000-000000000005",
+        "0a1b2c3d-0000-4000-8000-000000000006",
+    }
