@@ -14,6 +14,7 @@ docs/detection.md tells how a rule flows from file to alert. The public names:
 from detection_rules.correlation import CorrelationEngine, compile_correlation
 from detection_rules.engine import Detection, DetectionEngine, RuleSet, compile_rule_set
 from detection_rules.matcher import CompiledRule, Matcher, OfficeHours, compile_rule
+from detection_rules.offline.evtx import evtx_error_reason
 from detection_rules.offline.evtx import flatten_record as flatten_evtx_record
 from detection_rules.streaming import DetectionConsumer
 
@@ -29,5 +30,6 @@ __all__ = [
     "compile_correlation",
     "compile_rule",
     "compile_rule_set",
+    "evtx_error_reason",
     "flatten_evtx_record",
 ]

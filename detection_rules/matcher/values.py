@@ -225,8 +225,7 @@ def compile_value(field: str | None, value: SigmaType) -> ValueTest:  # noqa: PL
     if isinstance(value, SigmaTimestampPart):
         return _timestamp_test(value)
     if isinstance(value, SigmaBool | SigmaNumber):
-        text = fold(value.boolean if isinstance(value, SigmaBool) else value.number)
-        assert text is not None  # a bool or number always has text
+        text = _constant_text(value)
         return ValueTest(
             pattern=text,
             kind="equals",
@@ -257,13 +256,19 @@ def compile_value(field: str | None, value: SigmaType) -> ValueTest:  # noqa: PL
     )
 
 
+def _constant_text(value: SigmaBool | SigmaNumber) -> str:
+    """A rule's number or boolean as the text event values are compared with."""
+    text = fold(value.boolean if isinstance(value, SigmaBool) else value.number)
+    assert text is not None  # a bool or number always has text
+    return text
+
+
 def _keyword_test(value: SigmaType) -> ValueTest:
     """A value without a field: searched as text in every value of the event."""
     if isinstance(value, SigmaString):
         return _string_test(None, value, cased=isinstance(value, SigmaCasedString))
     if isinstance(value, SigmaBool | SigmaNumber) and not isinstance(value, SigmaTimestampPart):
-        text = fold(value.boolean if isinstance(value, SigmaBool) else value.number)
-        assert text is not None  # a bool or number always has text
+        text = _constant_text(value)
         return _string_test(None, SigmaString(text), cased=False)
     if isinstance(value, SigmaRegularExpression):
         return _regex_test(value)

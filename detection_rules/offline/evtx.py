@@ -43,7 +43,7 @@ def read_evtx(stream: BinaryIO, name: str, report: Report) -> Iterator[dict[str,
     try:
         records: Iterator[Any] = evtx.PyEvtxParser(stream, number_of_threads=1).records_json()
     except _LIBRARY_ERRORS as error:
-        report(BadRecord(name, None, f"cannot be read as EVTX: {_library_reason(error)}"))
+        report(BadRecord(name, None, f"cannot be read as EVTX: {evtx_error_reason(error)}"))
         return
     position = 0
     while True:
@@ -53,7 +53,7 @@ def read_evtx(stream: BinaryIO, name: str, report: Report) -> Iterator[dict[str,
             break
         except _LIBRARY_ERRORS as error:
             position += 1
-            reason = _library_reason(error)
+            reason = evtx_error_reason(error)
             number = re.search(r"record number (\d+)", reason)
             where = int(number.group(1)) if number else position
             report(BadRecord(name, where, f"unreadable record: {reason}", unit="record"))
@@ -83,7 +83,8 @@ def _flat_record(record: Any) -> dict[str, Any] | str:
     return flat if flat is not None else "the record has no Event element"
 
 
-def _library_reason(error: Exception) -> str:
+def evtx_error_reason(error: Exception) -> str:
+    """What the evtx library says went wrong, without its boilerplate, on one short line."""
     text = str(error).replace("An error occurred while trying to deserialize evtx stream.: ", "")
     return " ".join(text.split())[:160]
 

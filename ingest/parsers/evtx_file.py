@@ -24,7 +24,7 @@ from typing import Any
 import evtx
 import orjson
 
-from detection_rules import flatten_evtx_record
+from detection_rules import evtx_error_reason, flatten_evtx_record
 from ingest.parsers.base import Document, FileRecord, ParseError
 from ingest.parsers.windows import WindowsParser
 
@@ -78,7 +78,7 @@ def _open(path: Path) -> Iterator[Any]:
         parser = evtx.PyEvtxParser(str(path), number_of_threads=1)
         records: Iterator[Any] = parser.records_json()
     except (RuntimeError, OSError, ValueError) as error:
-        raise ParseError(f"cannot read the EVTX file: {_library_reason(error)}") from None
+        raise ParseError(f"cannot read the EVTX file: {evtx_error_reason(error)}") from None
     return records
 
 
@@ -98,15 +98,10 @@ def _file_record(record: Any, position: int, received: datetime) -> FileRecord:
 
 
 def _unreadable(error: Exception, position: int) -> FileRecord:
-    reason = _library_reason(error)
+    reason = evtx_error_reason(error)
     number = re.search(r"record number (\d+)", reason)
     key = number.group(1) if number else f"#{position}"
     return FileRecord(position, key, ParseError(f"unreadable record: {reason}"), raw="")
-
-
-def _library_reason(error: Exception) -> str:
-    text = str(error).replace("An error occurred while trying to deserialize evtx stream.: ", "")
-    return " ".join(text.split())[:160]
 
 
 def _truncated_bytes(path: Path) -> int:
