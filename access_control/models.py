@@ -33,6 +33,8 @@ class User(Base):
     # Canonical form (NFKC, case-folded, trimmed): one account and one counter per person.
     username: Mapped[str] = mapped_column(String(150), unique=True)
     display_name: Mapped[str] = mapped_column(String(200))
+    # Where notifications (assignment, escalation, deadline breach) go; optional.
+    email: Mapped[str | None] = mapped_column(String(254))
     role: Mapped[str] = mapped_column(String(32))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))

@@ -30,6 +30,7 @@ class Permission(Flag):
     AUDIT_READ = auto()
     USERS_ADMIN = auto()
     TOKENS_ADMIN = auto()
+    FEEDS_ADMIN = auto()  # webhook subscriptions, dead letters and replay
 
 
 _SOC = (
@@ -51,13 +52,15 @@ ROLE_PERMISSIONS: dict[Role, Permission] = {
     | Permission.RULES_WRITE
     | Permission.REPORTS_READ
     | Permission.IDENTITY_REVEAL
-    | Permission.EXPORT,
+    | Permission.EXPORT
+    | Permission.FEEDS_ADMIN,
     Role.AUDITOR: Permission.REPORT_SUBMIT | Permission.CONSOLE | Permission.AUDIT_READ,
     Role.ADMIN: Permission.REPORT_SUBMIT
     | Permission.CONSOLE
     | Permission.AUDIT_READ
     | Permission.USERS_ADMIN
-    | Permission.TOKENS_ADMIN,
+    | Permission.TOKENS_ADMIN
+    | Permission.FEEDS_ADMIN,
 }
 
 

@@ -13,7 +13,7 @@ import ipaddress
 import os
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import time
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,25 @@ class Settings:
     # when something happens (the derived field wachter.time.office_hours, docs/detection.md).
     timezone: str = "Europe/Amsterdam"
     office_hours: tuple[time, time] = (time(7, 0), time(19, 0))
+    # Repeats of an alert (same rule and group or key entity) within this many minutes of
+    # its last sighting raise its count instead of opening a new alert (docs/incidents.md).
+    alert_dedup_minutes: int = 60
+    # Largest evidence upload, in MiB.
+    evidence_max_mb: int = 25
+    # YAML with deadlines per incident type and severity; None: the built-in defaults.
+    deadlines_file: Path | None = None
+    # Notifications by e-mail (docs/incidents.md); no host: e-mail is off.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_security: str = "starttls"  # starttls, tls or none
+    smtp_username: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str = "wachter@localhost"
+    # Alerts as CEF over syslog to a SOC collector (docs/feeds.md); None: off.
+    cef_syslog: tuple[str, int] | None = None
+    cef_syslog_tls: bool = False
+    # CA bundle that signs the collector's certificate; None: the system's trust store.
+    cef_syslog_ca: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.data_dir.is_absolute():
@@ -224,6 +243,37 @@ def _parse_timezone(raw: str) -> str:
     return name
 
 
+def _parse_bool(raw: str) -> bool:
+    text = raw.strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{raw.strip()!r} is not true or false")
+
+
+def _parse_choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        text = raw.strip().lower()
+        if text not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return text
+
+    return parse
+
+
+def _parse_email(raw: str) -> str:
+    text = raw.strip()
+    local, at, domain = text.rpartition("@")
+    if not at or not local or not _HOSTNAME.match(domain) or len(text) > 254 or " " in text:
+        raise ValueError(f"{text!r} is not an e-mail address")
+    return text
+
+
+def _parse_text(raw: str) -> str:
+    return raw.strip()
+
+
 def _parse_office_hours(raw: str) -> tuple[time, time]:
     opens, separator, closes = raw.strip().partition("-")
     try:
@@ -263,6 +313,18 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "badge_mapping": ("WACHTER_BADGE_MAPPING", _parse_file),
     "timezone": ("WACHTER_TIMEZONE", _parse_timezone),
     "office_hours": ("WACHTER_OFFICE_HOURS", _parse_office_hours),
+    "alert_dedup_minutes": ("WACHTER_ALERT_DEDUP_MINUTES", _parse_int(1, 10080)),
+    "evidence_max_mb": ("WACHTER_EVIDENCE_MAX_MB", _parse_int(1, 2048)),
+    "deadlines_file": ("WACHTER_DEADLINES_FILE", _parse_file),
+    "smtp_host": ("WACHTER_SMTP_HOST", _parse_host),
+    "smtp_port": ("WACHTER_SMTP_PORT", _parse_int(1, 65535)),
+    "smtp_security": ("WACHTER_SMTP_SECURITY", _parse_choice("starttls", "tls", "none")),
+    "smtp_username": ("WACHTER_SMTP_USERNAME", _parse_text),
+    "smtp_password": ("WACHTER_SMTP_PASSWORD", str),
+    "smtp_from": ("WACHTER_SMTP_FROM", _parse_email),
+    "cef_syslog": ("WACHTER_CEF_SYSLOG", parse_listen_address),
+    "cef_syslog_tls": ("WACHTER_CEF_SYSLOG_TLS", _parse_bool),
+    "cef_syslog_ca": ("WACHTER_CEF_SYSLOG_CA", _parse_file),
 }
 assert set(_PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a variable"
 

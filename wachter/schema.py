@@ -15,6 +15,12 @@ MODEL_MODULES = (
     "access_control.models",
     "ingest.models",
     "detection_rules.models",
+    "incidents.alerts.models",
+    "incidents.cases.models",
+    "incidents.evidence.models",
+    "incidents.deadlines.models",
+    "incidents.notifications.models",
+    "incidents.feeds.models",
 )
 
 
