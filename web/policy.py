@@ -90,6 +90,12 @@ POLICY: dict[tuple[str, str], Rule] = {
     # A detection shows the events it points at: reading it is reading events.
     ("detections.index", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),
     ("detections.show", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),
+    # --- alerts (queue, suppressions, policies) ---
+    # --- incidents (pages and /api/v1/incidents) ---
+    # --- evidence and incident reports ---
+    # --- deadlines and notifications ---
+    # --- SOC feeds (/api/v1/alerts, webhooks) ---
+    # --- CEF and STIX ---
 }
 
 
