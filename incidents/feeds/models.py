@@ -36,6 +36,9 @@ class WebhookSubscription(Base):
     name: Mapped[str] = mapped_column(String(100), unique=True)
     url: Mapped[str] = mapped_column(String(2000))
     secret: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted (access_control.secret_box)
+    # After a rotation the old secret signs too until then, so receivers can switch over.
+    previous_secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted
+    previous_secret_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # alerts: every alert change at or above min_severity; notifications: assignment etc.
     purpose: Mapped[str] = mapped_column(String(20), default="alerts")
     min_severity: Mapped[str] = mapped_column(String(20), default="low")

@@ -3,13 +3,17 @@
 Headers: ``webhook-id`` (the message id, which receivers use to drop duplicates),
 ``webhook-timestamp`` (unix seconds) and ``webhook-signature`` (``v1,<base64 HMAC-SHA256
 over "id.timestamp.body">``). The signature comes from the ``standardwebhooks`` library,
-so any receiver that uses it (or Svix's) verifies us without custom code.
+so any receiver that uses it (or Svix's) verifies us without custom code. After a secret
+is rotated the old one signs as well for a while (``previous_secrets``): the header then
+carries one signature per secret, separated by a space, as the scheme allows, so a
+receiver still holding the old secret keeps verifying until it switches.
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Sequence
 from datetime import datetime
 
 import httpx
@@ -33,8 +37,17 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def signed_headers(secret: str, *, message_id: str, body: str, now: datetime) -> dict[str, str]:
-    signature = Webhook(secret).sign(message_id, now, body)
+def signed_headers(
+    secret: str,
+    *,
+    message_id: str,
+    body: str,
+    now: datetime,
+    previous_secrets: Sequence[str] = (),
+) -> dict[str, str]:
+    signature = " ".join(
+        Webhook(key).sign(message_id, now, body) for key in (secret, *previous_secrets)
+    )
     return {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
@@ -45,10 +58,19 @@ def signed_headers(secret: str, *, message_id: str, body: str, now: datetime) ->
 
 
 def post_signed(
-    url: str, secret: str, *, message_id: str, body: str, now: datetime, timeout: float = 10.0
+    url: str,
+    secret: str,
+    *,
+    message_id: str,
+    body: str,
+    now: datetime,
+    timeout: float = 10.0,
+    previous_secrets: Sequence[str] = (),
 ) -> None:
     """POST ``body`` to ``url`` signed with ``secret``; raises ``DeliveryFailed`` otherwise."""
-    headers = signed_headers(secret, message_id=message_id, body=body, now=now)
+    headers = signed_headers(
+        secret, message_id=message_id, body=body, now=now, previous_secrets=previous_secrets
+    )
     try:
         response = httpx.post(
             url, content=body.encode(), headers=headers, timeout=timeout, follow_redirects=False
