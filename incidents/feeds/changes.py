@@ -30,9 +30,7 @@ def record_alert_change(
 ) -> AlertFeedEntry:
     """Append the alert as it is now to the feed (the caller's unit of work commits it)."""
     session.flush()  # the alert's id and values as the feed will show them
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+    take_feed_lock(session)
     document = alert_document(alert, pseudonymiser(session, now))
     entry = AlertFeedEntry(
         alert_id=alert.id,
@@ -45,3 +43,14 @@ def record_alert_change(
     session.add(entry)
     session.flush()
     return entry
+
+
+def take_feed_lock(session: Session) -> None:
+    """Wait for the writers before this one to commit; held until this transaction ends.
+
+    Taken before the entry's insert, so its id is drawn only once every earlier entry is
+    visible. SQLite needs nothing: its writers take turns for whole transactions.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})

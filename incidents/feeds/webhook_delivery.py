@@ -154,7 +154,7 @@ def _plan(
         )
         .order_by(WebhookDeadLetter.id)
         .limit(BATCH)
-    ).tuples()
+    ).all()
     entries = session.scalars(
         select(AlertFeedEntry)
         .where(AlertFeedEntry.id > subscription.position)

@@ -245,14 +245,14 @@ def list_subscriptions(session: Session) -> list[SubscriptionSummary]:
             select(WebhookDeadLetter.subscription_id, func.count()).group_by(
                 WebhookDeadLetter.subscription_id
             )
-        ).tuples()
+        ).all()
     )
     pending = dict(
         session.execute(
             select(WebhookDeadLetter.subscription_id, func.count())
             .where(_replay_pending())
             .group_by(WebhookDeadLetter.subscription_id)
-        ).tuples()
+        ).all()
     )
     return [
         SubscriptionSummary(
@@ -294,7 +294,7 @@ def list_dead_letters(
         .where(WebhookDeadLetter.subscription_id == subscription_id)
         .order_by(WebhookDeadLetter.id.desc())
         .limit(limit)
-    ).tuples()
+    ).all()
     return [
         DeadLetterRow(letter, alert_id, change, severity)
         for letter, alert_id, change, severity in rows
