@@ -1,0 +1,45 @@
+"""``GET /api/v1/alerts/stix?since=ISO&until=ISO``: the IP addresses alerts saw, as a STIX
+2.1 bundle for threat-intel platforms (token scope ``alerts:read``; docs/feeds.md).
+
+The range is at most 90 days (default: the last day); a bad time or range is a 400 that
+says why. Every export is audited with what it held (``alerts.exported``).
+"""
+
+from __future__ import annotations
+
+from flask import Response, request
+
+from access_control import record_audit
+from access_control.tokens import Scope
+from incidents.feeds.stix import MEDIA_TYPE, alerts_bundle, bundle_counts, export_range
+from web.api_auth import current_actor, require_token
+from web.context import db_session, web_context
+from web.views.api import blueprint
+
+
+@blueprint.get("/alerts/stix")
+@require_token(Scope.ALERTS_READ)
+def alerts_stix() -> Response:
+    """An identity, an indicator per IP address and a sighting per alert and address."""
+    now = web_context().clock.now()
+    since, until = export_range(request.args.get("since"), request.args.get("until"), now=now)
+    session = db_session()
+    bundle = alerts_bundle(session, since=since, until=until)
+    counts = bundle_counts(bundle)
+    record_audit(
+        session,
+        actor=current_actor(),
+        action="alerts.exported",
+        target="alerts:stix",
+        outcome="success",
+        now=now,
+        details={
+            "format": "stix",
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "alerts": counts["alerts"],
+            "indicators": counts["indicator"],
+            "sightings": counts["sighting"],
+        },
+    )
+    return Response(bundle.serialize(pretty=False), content_type=MEDIA_TYPE)
