@@ -14,6 +14,7 @@ now; the failing runs before them happen on an injected clock that starts in the
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -187,6 +188,9 @@ def test_a_receiver_that_was_down_gets_every_alert_once_it_is_back(rollback_data
     assert receiver.ids == message_ids(early + late)
     assert [body["wachter"]["feed"]["id"] for _, body in receiver.received] == early + late
     assert receiver.received[0][1]["event"]["kind"] == "alert"
+    for _message_id, body in receiver.received:  # the account only as a pseudonym
+        assert "jansen" not in json.dumps(body).lower()
+        assert body["user"]["name"].startswith("psn-")
     back = state(database, subscription_id)
     assert (back.position, back.attempts, back.next_attempt_at) == (late[-1], 0, None)
     assert back.last_error is None
