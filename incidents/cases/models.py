@@ -1,9 +1,9 @@
 """Tables of incidents: the incident, its alerts, comments (append-only versions), tasks,
-playbooks (versioned templates), entities, the timeline and merges.
+playbooks (versioned templates), entities, the timeline, merges and the rows each moved.
 
 Provenance is kept on every row that a merge can move: ``origin_incident_id`` is where a
 row was made and never changes, ``incident_id`` is where it is now. Un-merging moves back
-exactly the rows whose origin is the merged incident, so nothing loses its history.
+exactly the rows that merge moved (``IncidentMergeRow``), so nothing loses its history.
 """
 
 from __future__ import annotations
@@ -169,9 +169,9 @@ class TimelineEntry(Base):
     origin_incident_id: Mapped[int] = mapped_column(ForeignKey("incident.id"))
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(200))
-    # created, state_changed, assigned, alert_added, comment_added, comment_edited,
-    # task_added, task_changed, evidence_added, entity_added, merged, unmerged,
-    # deadline_breached, report_exported
+    # created, state_changed, assigned, fields_changed, playbook_applied, alert_added,
+    # comment_added, comment_edited, task_added, task_changed, evidence_added, entity_added,
+    # merged, unmerged, deadline_breached, report_exported
     kind: Mapped[str] = mapped_column(String(40))
     details: Mapped[str] = mapped_column(Text, default="{}")  # JSON, no personal data
 
@@ -189,3 +189,28 @@ class IncidentMerge(Base):
     merged_by: Mapped[str] = mapped_column(String(200))
     unmerged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     unmerged_by: Mapped[str | None] = mapped_column(String(200))
+
+
+class MovedKind(StrEnum):
+    ALERT = "alert"
+    COMMENT = "comment"
+    TASK = "task"
+    ENTITY = "entity"
+    TIMELINE = "timeline"
+    EVIDENCE = "evidence"
+
+
+class IncidentMergeRow(Base):
+    """One row a merge moved from the source to the target: what its un-merge moves back.
+
+    ``origin_incident_id`` alone is not enough: after A was merged into B and B into C,
+    un-merging B from C must take A's rows back to B too, and only the rows that merge moved.
+    """
+
+    __tablename__ = "incident_merge_row"
+    __table_args__ = (UniqueConstraint("merge_id", "kind", "row_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    merge_id: Mapped[int] = mapped_column(ForeignKey("incident_merge.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # MovedKind
+    row_id: Mapped[int] = mapped_column(Id)  # the alert, comment, task, entity, … id

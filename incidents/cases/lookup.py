@@ -1,0 +1,63 @@
+"""Finding incidents, and the one guard every change passes: a merged incident is read-only.
+
+An unknown id and an id the caller may not see are the same ``NotFound`` (no existence
+oracle); references are looked up case-insensitively, as people type them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import Conflict, InvalidInput, NotFound
+from core.i18n import N_
+from incidents.cases.models import Incident
+
+REFERENCE = re.compile(r"INC-[0-9]{4}-[0-9]{5,}", re.ASCII)
+MAX_REFERENCE_LENGTH = 30
+
+
+def reference_for(incident: Incident) -> str:
+    """``INC-<year>-<id:05d>``: the year it was opened and its id."""
+    return f"INC-{incident.created_at.year:04d}-{incident.id:05d}"
+
+
+def get_incident(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(N_("There is no incident %(id)s."), id=incident_id)
+    return incident
+
+
+def get_incident_by_reference(session: Session, reference: str) -> Incident:
+    text = reference.strip().upper()
+    if len(text) > MAX_REFERENCE_LENGTH or not REFERENCE.fullmatch(text):
+        raise InvalidInput(N_("Give an incident reference like INC-2026-00042."), field="reference")
+    incident = session.scalar(select(Incident).where(Incident.reference == text))
+    if incident is None:
+        raise InvalidInput(
+            N_("There is no incident %(reference)s."), field="reference", reference=text
+        )
+    return incident
+
+
+def writable_incident(session: Session, incident_id: int) -> Incident:
+    """The incident, for a change; refused while it is merged into another one."""
+    incident = get_incident(session, incident_id)
+    check_writable(session, incident)
+    return incident
+
+
+def check_writable(session: Session, incident: Incident) -> None:
+    if incident.merged_into_id is not None:
+        target = session.get(Incident, incident.merged_into_id)
+        raise Conflict(
+            N_(
+                "%(reference)s was merged into %(target)s and is read-only; "
+                "work on %(target)s, or un-merge it first."
+            ),
+            reference=incident.reference,
+            target=target.reference if target is not None else "?",
+        )
