@@ -27,6 +27,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from access_control import Actor
 from access_control.secret_box import SecretBox
+from core import FixedClock
 from incidents.feeds import changes, create_subscription, deliver_webhooks, request_replay
 from incidents.feeds.models import WebhookDeadLetter, WebhookSubscription
 from incidents.feeds.webhook_delivery import MAX_ATTEMPTS, backoff
@@ -34,6 +35,7 @@ from incidents.feeds.webhooks import rotate_secret, set_active
 from storage import migrate
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.support.incident_factories import make_alert
+from wachter.jobs import BackgroundJobs, jobs_for
 
 ADMIN = Actor(name="beheerder")
 BOX = SecretBox([TEST_ENCRYPTION_KEY])
@@ -87,7 +89,7 @@ class Receiver:
                 pass
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True).start()
 
     def stop(self) -> None:
         if self._server is not None:
@@ -362,3 +364,15 @@ def test_no_transaction_is_open_while_a_receiver_answers(empty_database):
     subscription = state(database, subscription_id)
     assert subscription.name == "soc-2"  # the other writer's change was not overwritten
     assert subscription.last_success_at is not None
+
+
+def test_the_scheduled_job_delivers_with_the_configured_keys(rollback_database, receiver, settings):
+    jobs = {job.name: job for job in jobs_for(settings)}
+    job = jobs["incidents.deliver_webhooks"]
+    assert job.interval == timedelta(seconds=2)
+    subscribe(rollback_database, receiver)
+    entries = write_alerts(rollback_database, "high", "low")
+    receiver.start()
+    background = BackgroundJobs(rollback_database, [job], clock=FixedClock(wall_now()))
+    assert background.run_once(job) is True
+    assert receiver.ids == message_ids(entries)
