@@ -2,12 +2,14 @@
 
 ``sla`` holds the table (built-in defaults, ``WACHTER_DEADLINES_FILE`` over them) and the
 deadlines of one incident; ``escalation`` the job that records, audits and notifies a
-breach once; ``metrics`` the monthly figures. docs/deadlines.md describes them.
+breach once; ``metrics`` the monthly figures; ``overview`` what the deadline page lists.
+docs/deadlines.md describes them.
 """
 
 from incidents.deadlines.escalation import escalate_breaches, escalation_run
 from incidents.deadlines.metrics import MonthMetrics, monthly_metrics
 from incidents.deadlines.models import DeadlineBreach
+from incidents.deadlines.overview import OpenDeadline, RecentBreach, open_deadlines, recent_breaches
 from incidents.deadlines.sla import (
     DEADLINE_KINDS,
     DEFAULT_TABLE,
@@ -28,6 +30,8 @@ __all__ = [
     "DeadlineKind",
     "DeadlineTable",
     "MonthMetrics",
+    "OpenDeadline",
+    "RecentBreach",
     "current_table",
     "deadlines_of",
     "escalate_breaches",
@@ -35,4 +39,6 @@ __all__ = [
     "load_table",
     "monthly_metrics",
     "next_deadline",
+    "open_deadlines",
+    "recent_breaches",
 ]
