@@ -119,7 +119,7 @@ def test_a_full_batch_says_more_work_is_waiting(database, settings):
     job = next(job for job in jobs_for(settings) if job.name == "incidents.raise_alerts")
     with database.unit_of_work() as session:
         for number in range(raising_module.ALERT_BATCH + 1):
-            detection_for(session, f"user{number}")
+            detection_for(session, "alice", at=NOW + timedelta(seconds=number))
     with database.unit_of_work() as session:
         assert job.run(session, NOW) is True
     with database.unit_of_work() as session:

@@ -45,6 +45,7 @@ from detection_rules.service import (
     list_rules,
     rule_versions,
 )
+from incidents.alerts import rule_feedback
 from web.auth import current_actor
 from web.context import db_session, web_context
 from web.forms import form_errors_in_place
@@ -89,7 +90,8 @@ def index() -> str:
     enabled, kind, search = _list_filters(request.args)
     found = list_rules(db_session(), enabled=enabled, kind=kind, search=search or None)
     filtered = enabled is not None or kind is not None or bool(search)
-    return render_template("rules/index.html", rules=found, filtered=filtered)
+    feedback = rule_feedback(db_session())  # closed alerts per rule: false-positive feedback
+    return render_template("rules/index.html", rules=found, filtered=filtered, feedback=feedback)
 
 
 @blueprint.get("/rules/<path:key>")
@@ -102,6 +104,7 @@ def show(key: str) -> str:
         rule=rule,
         shown=shown,
         versions=list(reversed(rule_versions(database_session, rule.key))),
+        feedback=rule_feedback(database_session, rule.key).get(rule.key),
     )
 
 
