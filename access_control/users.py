@@ -6,6 +6,7 @@ sessions and revoke their API tokens in the same transaction (SECURITY_CASES 25)
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 
@@ -75,6 +76,51 @@ def create_user(
         details={"role": role.value},
     )
     return user
+
+
+MAX_EMAIL = 254
+# A plain address (RFC 5322 dot-atom local part, a host name with a dot): where incident
+# notifications go. Nothing exotic, and nothing that could break out of a mail header.
+_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}",
+    re.ASCII,
+)
+
+
+def normalise_email(email: str | None) -> str | None:
+    """The address, trimmed, its domain in lower case; None for an empty one."""
+    text = (email or "").strip()
+    if not text:
+        return None
+    if len(text) > MAX_EMAIL or not _EMAIL.fullmatch(text):
+        raise InvalidInput(
+            N_("\u201c%(email)s\u201d is not an e-mail address such as name@example.nl."),
+            field="email",
+            email=text[:60],
+        )
+    local, _at, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
+def set_email(
+    session: Session, *, user: User, email: str | None, actor: Actor, now: datetime
+) -> None:
+    """Set or clear (empty) the address notifications go to; audited without the address."""
+    address = normalise_email(email)
+    if address == user.email:
+        return
+    user.email = address
+    user.updated_at = now
+    session.flush()
+    _audit(
+        session,
+        actor=actor,
+        user=user,
+        action="user.email_changed",
+        now=now,
+        details={"has_email": address is not None},
+    )
 
 
 def find_user(session: Session, username: str) -> User | None:

@@ -24,7 +24,8 @@ def _link(base_url: str, token: str) -> str:
 @click.argument("name")
 @click.option("--role", type=ROLE_CHOICE, required=True, help="What the account may do.")
 @click.option("--display-name", default="", help="The person's name as shown in the console.")
-def add(name: str, role: str, display_name: str) -> None:
+@click.option("--email", default="", help="Where incident notifications go (optional).")
+def add(name: str, role: str, display_name: str, email: str) -> None:
     """Create account NAME and print its enrolment link (valid 3 days, single use)."""
     settings, database = prepare_command()
     now = SystemClock().now()
@@ -37,6 +38,8 @@ def add(name: str, role: str, display_name: str) -> None:
             actor=Actor.command_line(),
             now=now,
         )
+        if email.strip():
+            users.set_email(session, user=account, email=email, actor=Actor.command_line(), now=now)
         token = enrolment.create_enrolment_link(
             session, user=account, actor=Actor.command_line(), now=now
         )

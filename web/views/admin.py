@@ -54,6 +54,10 @@ def create_user() -> tuple[str, int]:
         actor=actor,
         now=now,
     )
+    if form_field("email").strip():
+        user_service.set_email(
+            database_session, user=user, email=form_field("email"), actor=actor, now=now
+        )
     token = enrolment.create_enrolment_link(database_session, user=user, actor=actor, now=now)
     return _show_link(user, token, title=_("Account created")), 201
 
@@ -112,6 +116,16 @@ def change_role(username: str) -> Response:
         "admin.users",
         _("%(name)s has a new role; their sessions and API tokens have ended.", name=user.username),
     )
+
+
+@blueprint.post("/users/<path:username>/email")
+def change_email(username: str) -> Response:
+    """Where the account's notifications go; an empty field removes the address."""
+    user = user_service.get_user(db_session(), username)
+    user_service.set_email(
+        db_session(), user=user, email=form_field("email"), actor=current_actor(), now=_now()
+    )
+    return _done("admin.users", _("The e-mail address of %(name)s is saved.", name=user.username))
 
 
 @blueprint.get("/tokens")
