@@ -7,11 +7,16 @@ says why. Every export is audited with what it held (``alerts.exported``).
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Response, request
+from sqlalchemy.orm import Session
+from stix2.v21 import Bundle
 
 from access_control import record_audit
 from access_control.tokens import Scope
 from incidents.feeds.stix import MEDIA_TYPE, alerts_bundle, bundle_counts, export_range
+from storage.database import READ_ONLY
 from web.api_auth import current_actor, require_token
 from web.context import db_session, web_context
 from web.views.api import blueprint
@@ -24,7 +29,7 @@ def alerts_stix() -> Response:
     now = web_context().clock.now()
     since, until = export_range(request.args.get("since"), request.args.get("until"), now=now)
     session = db_session()
-    bundle = alerts_bundle(session, since=since, until=until)
+    bundle = _read_bundle(session, since=since, until=until)
     counts = bundle_counts(bundle)
     record_audit(
         session,
@@ -43,3 +48,13 @@ def alerts_stix() -> Response:
         },
     )
     return Response(bundle.serialize(pretty=False), content_type=MEDIA_TYPE)
+
+
+def _read_bundle(session: Session, *, since: datetime, until: datetime) -> Bundle:
+    """Build the bundle in a read of its own: a long export must not hold SQLite's write
+    lock (which the token check's bookkeeping took) from every other writer."""
+    session.commit()
+    session.connection(execution_options={READ_ONLY: True})
+    bundle = alerts_bundle(session, since=since, until=until)
+    session.commit()  # the audit entry is a short write transaction of its own
+    return bundle
