@@ -38,7 +38,8 @@ class CustodyEntry(Base):
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
     actor: Mapped[str] = mapped_column(String(200))
     ip: Mapped[str | None] = mapped_column(String(45))
-    # received, downloaded, verified, listed_in_report, moved_by_merge, moved_by_unmerge
+    # received, downloaded, verified, integrity_failed, listed_in_report, moved_by_merge,
+    # moved_by_unmerge
     action: Mapped[str] = mapped_column(String(40))
     sha256: Mapped[str | None] = mapped_column(String(64))  # as computed at that moment
     details: Mapped[str] = mapped_column(Text, default="{}")
