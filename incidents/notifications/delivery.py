@@ -79,6 +79,8 @@ class Outgoing:
     email: EmailMessage | None = None
     url: str | None = None
     secret: str | None = field(default=None, repr=False)
+    # After a rotation the previous secret signs too, until its overlap ends (feeds.webhooks).
+    previous_secrets: tuple[str, ...] = field(default=(), repr=False)
     body: str | None = None
     subscription_id: int | None = None
     undeliverable: str | None = None  # why it cannot be sent at all: fail, no retry
@@ -121,7 +123,7 @@ def _prepare(
     session: Session, notification: Notification, channels: Channels, *, now: datetime
 ) -> Outgoing:
     if notification.channel == "webhook":
-        return _prepare_webhook(session, notification, channels)
+        return _prepare_webhook(session, notification, channels, now=now)
     if notification.channel != "email":
         return _undeliverable(notification, f"unknown channel {notification.channel[:20]!r}")
     return _prepare_email(session, notification, channels, now=now)
@@ -150,7 +152,9 @@ def _prepare_email(
     return Outgoing(notification.id, notification.channel, email=message)
 
 
-def _prepare_webhook(session: Session, notification: Notification, channels: Channels) -> Outgoing:
+def _prepare_webhook(
+    session: Session, notification: Notification, channels: Channels, *, now: datetime
+) -> Outgoing:
     subscription = session.get(WebhookSubscription, notification.subscription_id or 0)
     if subscription is None or not subscription.active:
         return _undeliverable(notification, "the webhook subscription is off or gone")
@@ -158,6 +162,13 @@ def _prepare_webhook(session: Session, notification: Notification, channels: Cha
         return _undeliverable(notification, "no encryption key is configured")
     try:
         secret = channels.box.decrypt(subscription.secret)
+        previous = subscription.previous_secret
+        overlapping = subscription.previous_secret_until
+        previous_secrets = (
+            (channels.box.decrypt(previous),)
+            if previous is not None and overlapping is not None and overlapping > now
+            else ()
+        )
     except ConfigError:
         return _undeliverable(
             notification, "the subscription's secret cannot be decrypted with the configured keys"
@@ -167,6 +178,7 @@ def _prepare_webhook(session: Session, notification: Notification, channels: Cha
         notification.channel,
         url=subscription.url,
         secret=secret,
+        previous_secrets=previous_secrets,
         body=webhook_body(notification, channels.messages),
         subscription_id=subscription.id,
     )
@@ -204,6 +216,7 @@ def send(outgoing: Sequence[Outgoing], *, channels: Channels, now: datetime) -> 
             body=item.body,
             now=now,
             timeout=channels.webhook_timeout,
+            previous_secrets=item.previous_secrets,
         )
         if error is not None:
             failed_subscriptions[subscription] = item.notification_id

@@ -192,3 +192,29 @@ def test_a_subscription_switched_off_fails_without_retrying(db_session, receiver
     )
     assert receiver.requests == []
     assert deliver_notifications(db_session, now=now + timedelta(hours=1), channels=channels()) == 0
+
+
+def test_during_a_rotation_overlap_the_previous_secret_verifies_too(db_session, receiver):
+    now = datetime.now(UTC).replace(microsecond=0)
+    current, previous = new_secret(), new_secret()
+    subscribe(
+        db_session,
+        receiver.url,
+        current,
+        previous_secret=BOX.encrypt(previous),
+        previous_secret_until=now + timedelta(hours=1),
+    )
+    incident = make_incident(db_session)
+    breach(db_session, incident, now)
+    deliver_notifications(db_session, now=now, channels=channels())
+    breach(db_session, incident, now + timedelta(hours=2))  # the overlap is over
+    deliver_notifications(db_session, now=now + timedelta(hours=2), channels=channels())
+
+    (during_headers, during_body), (after_headers, after_body) = receiver.requests
+    Webhook(current).verify(during_body, during_headers)
+    Webhook(previous).verify(during_body, during_headers)
+    # Two hours ahead of the receiver's clock: check the signature at that time.
+    assert len(after_headers["webhook-signature"].split(" ")) == 1
+    assert after_headers["webhook-signature"] == Webhook(current).sign(
+        after_headers["webhook-id"], now + timedelta(hours=2), after_body.decode()
+    )
