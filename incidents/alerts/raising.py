@@ -55,9 +55,11 @@ from incidents.alerts.policies import apply_policies, list_policies
 from incidents.alerts.rules import RuleFacts, RuleFactsCache
 from incidents.alerts.severity import severity_from_level
 from incidents.alerts.suppressions import ActiveSuppression, active_suppressions, record_hit
-from incidents.feeds.changes import record_alert_change
+from incidents.feeds import changes as feed_changes
 from storage.events import Event
 
+# feeds.changes as a module, not its function: incidents.feeds imports these alerts while
+# it loads, so the function may not be defined yet when this module is imported.
 log = logging.getLogger("wachter.incidents")
 CURSOR_NAME = "alerts"
 ALERT_BATCH = 500
@@ -290,9 +292,9 @@ def _finish(batch: _Batch) -> None:
     for alert in batch.updated.values():
         apply_policies(alert, orjson.loads(alert.tags), batch.policies)
     for alert in batch.created.values():
-        record_alert_change(batch.session, alert, change="created", now=batch.now)
+        feed_changes.record_alert_change(batch.session, alert, change="created", now=batch.now)
     for alert in batch.updated.values():
-        record_alert_change(batch.session, alert, change="updated", now=batch.now)
+        feed_changes.record_alert_change(batch.session, alert, change="updated", now=batch.now)
     for alert, policy in to_open:
         _open_incident(batch.session, alert, policy, batch.now)
 

@@ -22,8 +22,10 @@ from access_control import Actor, record_audit
 from core import Conflict, InvalidInput, NotFound
 from core.i18n import N_
 from incidents.alerts.models import Alert, AlertStatus, Resolution
-from incidents.feeds.changes import record_alert_change
+from incidents.feeds import changes as feed_changes
 
+# feeds.changes as a module, not its function: incidents.feeds imports these alerts while
+# it loads, so the function may not be defined yet when this module is imported.
 MAX_NOTE_LENGTH = 4000
 MAX_BULK = 200
 IN_INCIDENT = frozenset({AlertStatus.ESCALATED.value, AlertStatus.MERGED.value})
@@ -247,4 +249,4 @@ def _close(
 def _changed(session: Session, alert: Alert, now: datetime) -> None:
     alert.version += 1
     alert.updated_at = now
-    record_alert_change(session, alert, change="status", now=now)
+    feed_changes.record_alert_change(session, alert, change="status", now=now)

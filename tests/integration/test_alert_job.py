@@ -17,6 +17,7 @@ from incidents.alerts import create_policy, raise_alerts
 from incidents.alerts import raising as raising_module
 from incidents.alerts.models import Alert, AlertDetection, IncidentsCursor
 from incidents.cases.models import Incident, IncidentAlert
+from incidents.feeds import changes as feed_changes
 from incidents.feeds.models import AlertFeedEntry
 from storage import migrate
 from storage.events import Event
@@ -83,14 +84,14 @@ def test_a_crash_part_way_through_a_batch_leaves_cursor_alerts_and_feed_as_they_
             raise RuntimeError("the process died here")
         return original(session, alert, change=change, now=now)
 
-    original = raising_module.record_alert_change
-    monkeypatch.setattr(raising_module, "record_alert_change", crash_on_second_feed_entry)
+    original = feed_changes.record_alert_change
+    monkeypatch.setattr(feed_changes, "record_alert_change", crash_on_second_feed_entry)
     with pytest.raises(RuntimeError), database.unit_of_work() as session:
         raise_alerts(session, now=NOW + timedelta(minutes=2), dedup_window=WINDOW)
     assert calls == ["created", "updated"]
     assert state(database) == before
 
-    monkeypatch.setattr(raising_module, "record_alert_change", original)
+    monkeypatch.setattr(feed_changes, "record_alert_change", original)
     with database.unit_of_work() as session:
         assert raise_alerts(session, now=NOW + timedelta(minutes=2), dedup_window=WINDOW) == 2
     after = state(database)
