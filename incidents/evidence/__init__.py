@@ -4,6 +4,7 @@ handed out only as verified downloads, with a chain of custody of everything don
 Other packages use these names; ``store`` and ``types`` are evidence's own business.
 """
 
+from incidents.evidence.custody import custody, record_listed_in_report
 from incidents.evidence.errors import EvidenceIntegrityError, EvidenceRefused, EvidenceTooLarge
 from incidents.evidence.models import CustodyEntry, Evidence
 from incidents.evidence.service import (
@@ -14,13 +15,11 @@ from incidents.evidence.service import (
     ManifestEntry,
     add_evidence,
     check_upload_count,
-    custody,
     get_evidence,
     incident_evidence,
     list_evidence,
     manifest,
     open_for_download,
-    record_listed_in_report,
     verify_evidence,
 )
 from incidents.evidence.types import ALLOWED_EXTENSIONS, ALLOWED_TYPES

@@ -18,14 +18,11 @@ nor a file behind.
 
 from __future__ import annotations
 
-import hmac
-import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, BinaryIO
 
-import orjson
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
@@ -35,16 +32,16 @@ from core.i18n import N_
 from incidents.cases.models import Incident
 from incidents.cases.timeline import add_entry
 from incidents.evidence import store
-from incidents.evidence.errors import EvidenceIntegrityError, EvidenceRefused, EvidenceTooLarge
-from incidents.evidence.models import CustodyEntry, Evidence
-from incidents.evidence.types import clean_filename, detect_type, type_for_name
+from incidents.evidence.custody import add_custody, verified_file
+from incidents.evidence.errors import EvidenceRefused, EvidenceTooLarge
+from incidents.evidence.models import Evidence
+from incidents.evidence.types import EvidenceType, clean_filename, detect_type, type_for_name
 
 MAX_FILES_PER_REQUEST = 10
 INCIDENT_QUOTA_BYTES = 2 * 1024**3
 MAX_DESCRIPTION = 2000
 MEBIBYTE = 1024 * 1024
 _NEW_FILES = "wachter.evidence.new_files"
-log = logging.getLogger("wachter.incidents.evidence")
 
 
 @dataclass(frozen=True)
@@ -113,21 +110,9 @@ def add_evidence(
     if room <= 0:
         raise _over_quota(quota_bytes)
     directory = store.store_directory(data_dir)
-    try:
-        received = store.receive(directory, stream, max_bytes=min(max_bytes, room))
-    except store.FileTooLarge:
-        if room < max_bytes:
-            raise _over_quota(quota_bytes) from None
-        raise EvidenceTooLarge(
-            N_("%(name)s is larger than %(limit)s, the largest evidence file accepted."),
-            name=name,
-            limit=size_text(max_bytes),
-        ) from None
-    try:
-        kind = detect_type(received.path, name)
-    except EvidenceRefused:
-        store.discard(received.path)
-        raise
+    received, kind = _receive(
+        directory, stream, name=name, max_bytes=max_bytes, room=room, quota_bytes=quota_bytes
+    )
     stored_name = store.keep(directory, received)
     _remove_on_rollback(session, directory / stored_name)
     evidence = Evidence(
@@ -153,8 +138,8 @@ def open_for_download(
 ) -> Download:
     """The stored file, verified against its SHA-256 first; custody and audit record it."""
     evidence = get_evidence(session, evidence_id)
-    handle, digest = _verified_file(session, evidence, actor=actor, now=now, data_dir=data_dir)
-    _add_custody(session, evidence, action="downloaded", actor=actor, now=now, sha256=digest)
+    handle, digest = verified_file(session, evidence, actor=actor, now=now, data_dir=data_dir)
+    add_custody(session, evidence, action="downloaded", actor=actor, now=now, sha256=digest)
     record_read(session, actor=actor, record_type="evidence", record_id=evidence.id, now=now)
     return Download(evidence=evidence, file=handle)
 
@@ -164,9 +149,9 @@ def verify_evidence(
 ) -> Evidence:
     """Hash the stored file again and record that it still matches (or raise and record)."""
     evidence = get_evidence(session, evidence_id)
-    handle, digest = _verified_file(session, evidence, actor=actor, now=now, data_dir=data_dir)
+    handle, digest = verified_file(session, evidence, actor=actor, now=now, data_dir=data_dir)
     handle.close()
-    _add_custody(session, evidence, action="verified", actor=actor, now=now, sha256=digest)
+    add_custody(session, evidence, action="verified", actor=actor, now=now, sha256=digest)
     record_audit(
         session,
         actor=actor,
@@ -210,16 +195,6 @@ def list_evidence(session: Session, incident_id: int) -> list[Evidence]:
     return list(session.scalars(query))
 
 
-def custody(session: Session, evidence_id: int) -> list[CustodyEntry]:
-    """The chain of custody of one piece of evidence, oldest first."""
-    query = (
-        select(CustodyEntry)
-        .where(CustodyEntry.evidence_id == evidence_id)
-        .order_by(CustodyEntry.occurred_at, CustodyEntry.id)
-    )
-    return list(session.scalars(query))
-
-
 def manifest(session: Session, incident_id: int) -> list[ManifestEntry]:
     """What a report lists of the incident's evidence, with the hashes taken on arrival."""
     return [
@@ -237,23 +212,6 @@ def manifest(session: Session, incident_id: int) -> list[ManifestEntry]:
     ]
 
 
-def record_listed_in_report(
-    session: Session, evidence_ids: list[int], *, report: str, actor: Actor, now: datetime
-) -> None:
-    """A custody entry ``listed_in_report`` on each piece of evidence a report names."""
-    for evidence_id in evidence_ids:
-        evidence = get_evidence(session, evidence_id)
-        _add_custody(
-            session,
-            evidence,
-            action="listed_in_report",
-            actor=actor,
-            now=now,
-            sha256=evidence.sha256,
-            details={"report": report},
-        )
-
-
 def bytes_used(session: Session, incident_id: int) -> int:
     """The size of all evidence of an incident, against its quota."""
     query = select(func.coalesce(func.sum(Evidence.size), 0)).where(
@@ -267,6 +225,33 @@ def size_text(size: int) -> str:
     if size >= MEBIBYTE and size % MEBIBYTE == 0:
         return f"{size // MEBIBYTE} MiB"
     return f"{size} B"
+
+
+def _receive(
+    directory: Path,
+    stream: IO[bytes],
+    *,
+    name: str,
+    max_bytes: int,
+    room: int,
+    quota_bytes: int,
+) -> tuple[store.ReceivedFile, EvidenceType]:
+    """The stream in a temporary file of the store, with its type; refused ones removed."""
+    try:
+        received = store.receive(directory, stream, max_bytes=min(max_bytes, room))
+    except store.FileTooLarge:
+        if room < max_bytes:
+            raise _over_quota(quota_bytes) from None
+        raise EvidenceTooLarge(
+            N_("%(name)s is larger than %(limit)s, the largest evidence file accepted."),
+            name=name,
+            limit=size_text(max_bytes),
+        ) from None
+    try:
+        return received, detect_type(received.path, name)
+    except EvidenceRefused:
+        store.discard(received.path)
+        raise
 
 
 def _writable_incident(session: Session, incident_id: int) -> Incident:
@@ -303,7 +288,7 @@ def _over_quota(quota_bytes: int) -> EvidenceTooLarge:
 
 
 def _record_arrival(session: Session, evidence: Evidence, *, actor: Actor, now: datetime) -> None:
-    _add_custody(session, evidence, action="received", actor=actor, now=now, sha256=evidence.sha256)
+    add_custody(session, evidence, action="received", actor=actor, now=now, sha256=evidence.sha256)
     add_entry(
         session,
         incident_id=evidence.incident_id,
@@ -326,80 +311,6 @@ def _record_arrival(session: Session, evidence: Evidence, *, actor: Actor, now: 
             "sha256": evidence.sha256,
         },
     )
-
-
-def _verified_file(
-    session: Session, evidence: Evidence, *, actor: Actor, now: datetime, data_dir: Path
-) -> tuple[BinaryIO, str]:
-    directory = store.store_directory(data_dir)
-    try:
-        handle = store.open_stored(directory, evidence.stored_name)
-    except FileNotFoundError:
-        _record_integrity_failure(session, evidence, found=None, actor=actor, now=now)
-        raise _integrity_error(evidence) from None
-    try:
-        digest = store.sha256_of(handle)
-    except BaseException:
-        handle.close()
-        raise
-    if not hmac.compare_digest(digest, evidence.sha256):
-        handle.close()
-        _record_integrity_failure(session, evidence, found=digest, actor=actor, now=now)
-        raise _integrity_error(evidence)
-    return handle, digest
-
-
-def _integrity_error(evidence: Evidence) -> EvidenceIntegrityError:
-    return EvidenceIntegrityError(
-        N_(
-            "The stored file of evidence %(id)s no longer matches the SHA-256 taken when it "
-            "arrived, or is missing. It is not handed out; the failure has been recorded."
-        ),
-        id=evidence.id,
-    )
-
-
-def _record_integrity_failure(
-    session: Session, evidence: Evidence, *, found: str | None, actor: Actor, now: datetime
-) -> None:
-    log.error(
-        "evidence integrity check failed",
-        extra={"wachter.evidence_id": evidence.id, "wachter.file_missing": found is None},
-    )
-    _add_custody(session, evidence, action="integrity_failed", actor=actor, now=now, sha256=found)
-    record_audit(
-        session,
-        actor=actor,
-        action="evidence.integrity_failed",
-        target=f"evidence:{evidence.id}",
-        outcome="failure",
-        now=now,
-        details={"expected": evidence.sha256, "found": found, "missing": found is None},
-    )
-
-
-def _add_custody(
-    session: Session,
-    evidence: Evidence,
-    *,
-    action: str,
-    actor: Actor,
-    now: datetime,
-    sha256: str | None,
-    details: dict[str, str | int] | None = None,
-) -> CustodyEntry:
-    entry = CustodyEntry(
-        evidence_id=evidence.id,
-        occurred_at=now,
-        actor=actor.name,
-        ip=actor.ip,
-        action=action,
-        sha256=sha256,
-        details=orjson.dumps(details or {}, option=orjson.OPT_SORT_KEYS).decode(),
-    )
-    session.add(entry)
-    session.flush()
-    return entry
 
 
 def _remove_on_rollback(session: Session, path: Path) -> None:

@@ -99,22 +99,26 @@ def index(incident_id: int) -> str:
 
 @blueprint.post("/incidents/<int:incident_id>/evidence")
 def upload(incident_id: int) -> Response:
-    uploads = [upload for upload in request.files.getlist(UPLOAD_FIELD) if upload.filename]
+    uploads = [sent for sent in request.files.getlist(UPLOAD_FIELD) if sent.filename]
     check_upload_count(len(uploads))
     description = form_field("description")
-    for upload in uploads:
+    for sent in uploads:
         add_evidence(
             db_session(),
             incident_id=incident_id,
-            stream=upload.stream,
-            filename=upload.filename or "",
+            stream=sent.stream,
+            filename=sent.filename or "",
             description=description,
             actor=current_actor(),
             now=_now(),
             data_dir=web_context().settings.data_dir,
             max_bytes=max_file_bytes(),
         )
-    flash(ngettext("%(num)d file added as evidence.", "%(num)d files added.", len(uploads)), "info")
+    count = len(uploads)
+    flash(
+        ngettext("%(num)d file added as evidence.", "%(num)d files added as evidence.", count),
+        "info",
+    )
     return redirect(incident_page(incident_id), 303)  # type: ignore[return-value]
 
 
