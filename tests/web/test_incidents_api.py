@@ -1,0 +1,204 @@
+"""``/api/v1/incidents``: scopes, cursor paging, the incident document (people only as
+pseudonyms), opening an incident from JSON with unknown fields refused, and audits.
+Every test runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import func, select
+
+from access_control import Actor
+from access_control.tokens import Scope
+from incidents.cases.models import Incident
+from incidents.cases.playbooks import install_default_playbooks
+from incidents.cases.related import add_entity
+from incidents.cases.service import create_incident
+from tests.support.admin import audit_entries
+from tests.support.tokens import bearer, issue_token
+
+
+def token(database, clock, *scopes, name="soc"):
+    return issue_token(database, clock, *scopes, name=name)[1]
+
+
+def make(database, clock, title="Phishing", **overrides):
+    with database.unit_of_work() as session:
+        values = {"incident_type": "cyber", "severity": "high", **overrides}
+        return create_incident(
+            session, title=title, actor=Actor(name="officier"), now=clock.now(), **values
+        ).id
+
+
+def incidents_stored(database):
+    with database.unit_of_work() as session:
+        return session.scalar(select(func.count()).select_from(Incident))
+
+
+def test_scopes_are_enforced(client, clock, rollback_database):
+    incident_id = make(rollback_database, clock)
+    alerts_only = bearer(token(rollback_database, clock, Scope.ALERTS_READ, name="alerts"))
+    reader = bearer(token(rollback_database, clock, Scope.INCIDENTS_READ, name="reader"))
+    for path in ("/api/v1/incidents", f"/api/v1/incidents/{incident_id}"):
+        assert client.get(path).status_code == 401
+        assert client.get(path, headers=alerts_only).status_code == 403
+        assert client.get(path, headers=reader).status_code == 200
+    body = {"title": "x", "type": "cyber", "severity": "low"}
+    assert client.post("/api/v1/incidents", json=body, headers=reader).status_code == 403
+    assert client.post("/api/v1/incidents", json=body, headers=alerts_only).status_code == 403
+    assert incidents_stored(rollback_database) == 1
+    denied = audit_entries(rollback_database, "authz.denied")
+    assert {entry.target for entry in denied} >= {"GET /api/v1/incidents", "POST /api/v1/incidents"}
+
+
+def test_the_list_pages_by_id_with_a_cursor(client, clock, rollback_database):
+    made = [make(rollback_database, clock, title=f"Nummer {n}") for n in range(3)]
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_READ))
+    first = client.get("/api/v1/incidents?limit=2", headers=headers).get_json()
+    assert [item["id"] for item in first["data"]] == made[:2]
+    assert (first["next_cursor"], first["has_more"]) == (str(made[1]), True)
+    second = client.get(
+        f"/api/v1/incidents?after={first['next_cursor']}&limit=2", headers=headers
+    ).get_json()
+    assert [item["id"] for item in second["data"]] == made[2:]
+    assert (second["next_cursor"], second["has_more"]) == (str(made[2]), False)
+    third = client.get(f"/api/v1/incidents?after={made[2]}", headers=headers).get_json()
+    assert (third["data"], third["next_cursor"]) == ([], str(made[2]))
+    reads = audit_entries(rollback_database, "incident.read")
+    assert [(read.actor, read.target) for read in reads] == [("token:soc", "incident:list")] * 3
+
+
+def test_the_list_filters(client, clock, rollback_database):
+    make(rollback_database, clock)
+    physical = make(rollback_database, clock, incident_type="physical")
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_READ))
+    answer = client.get("/api/v1/incidents?type=physical", headers=headers).get_json()
+    assert [item["id"] for item in answer["data"]] == [physical]
+
+
+@pytest.mark.parametrize(
+    "query", ["limit=0", "limit=201", "limit=abc", "after=-1", "after=1%20OR%201=1", "state=nope"]
+)
+def test_bad_paging_or_filters_are_a_400(client, clock, rollback_database, query):
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_READ))
+    response = client.get(f"/api/v1/incidents?{query}", headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "bad_request"
+
+
+def test_one_incident_with_its_tasks_and_entities_people_pseudonymised(
+    client, clock, rollback_database
+):
+    with rollback_database.unit_of_work() as session:
+        install_default_playbooks(session, clock.now())
+    incident_id = make(rollback_database, clock)
+    with rollback_database.unit_of_work() as session:
+        for kind, value in [("account", "jdevries"), ("ip", "192.0.2.7")]:
+            add_entity(
+                session,
+                incident_id=incident_id,
+                kind=kind,
+                value=value,
+                actor=Actor(name="x"),
+                now=clock.now(),
+            )
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_READ))
+    response = client.get(f"/api/v1/incidents/{incident_id}", headers=headers)
+    document = response.get_json()
+    assert document["reference"].startswith("INC-")
+    assert (document["state"], document["next_states"]) == ("new", ["triage"])
+    assert document["created_at"].endswith("Z")
+    assert "Isolate affected hosts" in [task["title"] for task in document["tasks"]]
+    entities = {entity["kind"]: entity["value"] for entity in document["entities"]}
+    assert entities["ip"] == "192.0.2.7"
+    assert entities["account"].startswith("psn-")
+    assert "jdevries" not in response.get_data(as_text=True)
+    [read] = audit_entries(rollback_database, "incident.read")
+    assert (read.actor, read.target) == ("token:soc", f"incident:{incident_id}")
+
+
+def test_an_unknown_incident_is_a_404(client, clock, rollback_database):
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_READ))
+    response = client.get("/api/v1/incidents/999999", headers=headers)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_a_token_opens_an_incident_and_it_is_audited_as_the_token(client, clock, rollback_database):
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_WRITE, name="soar"))
+    body = {
+        "title": "Phishing-golf",
+        "description": "Gemeld door de SOC",
+        "type": "cyber",
+        "severity": "high",
+        "tlp": "green",
+    }
+    response = client.post("/api/v1/incidents", json=body, headers=headers)
+    assert response.status_code == 201
+    document = response.get_json()
+    assert response.headers["Location"] == f"/api/v1/incidents/{document['id']}"
+    assert (document["title"], document["tlp"], document["created_by"], document["state"]) == (
+        "Phishing-golf",
+        "green",
+        "token:soar",
+        "new",
+    )
+    [created] = audit_entries(rollback_database, "incident.created")
+    assert (created.actor, created.target) == ("token:soar", f"incident:{document['id']}")
+    assert json.loads(created.details)["reference"] == document["reference"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        ({"state": "closed"}, "state"),
+        ({"created_by": "admin"}, "created_by"),
+        ({"created_at": "2020-01-01T00:00:00Z"}, "created_at"),
+        ({"merged_into_id": 1}, "merged_into_id"),
+        ({"is_admin": True}, "is_admin"),
+    ],
+)
+def test_unknown_fields_are_refused_mass_assignment(client, clock, rollback_database, extra, field):
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_WRITE))
+    body = {"title": "x", "type": "cyber", "severity": "low", **extra}
+    response = client.post("/api/v1/incidents", json=body, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == f"Unknown field \u201c{field}\u201d."
+    assert incidents_stored(rollback_database) == 0
+    assert audit_entries(rollback_database, "incident.created") == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"type": "cyber", "severity": "low"},
+        {"title": 5, "type": "cyber", "severity": "low"},
+        {"title": "x", "type": "cyber", "severity": "urgent"},
+        {"title": "x", "type": "cyber", "severity": "low", "assignee_id": "1"},
+        {"title": "x", "type": "cyber", "severity": "low", "assignee_id": True},
+        {"title": "x", "type": "cyber", "severity": "low", "assignee_id": 999_999},
+        ["not", "an", "object"],
+    ],
+)
+def test_a_bad_body_is_a_400_and_stores_nothing(client, clock, rollback_database, body):
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_WRITE))
+    response = client.post("/api/v1/incidents", json=body, headers=headers)
+    assert response.status_code == 400
+    assert incidents_stored(rollback_database) == 0
+
+
+def test_only_json_is_accepted(client, clock, rollback_database):
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_WRITE))
+    response = client.post(
+        "/api/v1/incidents",
+        data="title=x&type=cyber&severity=low",
+        content_type="application/x-www-form-urlencoded",
+        headers=headers,
+    )
+    assert response.status_code == 415
+    broken = client.post(
+        "/api/v1/incidents", data="{not json", content_type="application/json", headers=headers
+    )
+    assert broken.status_code == 400
+    assert incidents_stored(rollback_database) == 0
