@@ -28,6 +28,13 @@ from storage.events import Event
 from tests.support.accounts import enrolled_user, sign_in
 from tests.support.admin import audit_entries, post, step_up
 from tests.support.incident_factories import make_detection, make_incident
+from tests.web.test_templates import (
+    Page,
+    event_handlers,
+    inline_scripts,
+    is_csrf_field,
+    style_attributes,
+)
 
 ROLES = ["staff", "soc_analyst", "security_officer", "auditor", "admin"]
 _keys = itertools.count(1)
@@ -48,9 +55,11 @@ def officer(app, client, clock):
 
 
 def make_alerts(database, clock, *specs) -> list[int]:
-    """One alert per (rule key, level, user) spec, via detections and ``raise_alerts``."""
+    """Alerts from one detection per (rule key, level, user) spec, via ``raise_alerts``;
+    returns the ids of the alerts it made (a suppressed spec makes none)."""
     now = clock.now()
     with database.unit_of_work() as session:
+        before = session.scalar(select(func.max(Alert.id))) or 0
         for rule_key, level, user in specs:
             event = Event(
                 source="test",
@@ -65,8 +74,7 @@ def make_alerts(database, clock, *specs) -> list[int]:
                 session, rule_key=rule_key, level=level, detected_at=now, event_ids=[event.id]
             )
         raise_alerts(session, now=now, dedup_window=timedelta(hours=1))
-        found = session.scalars(select(Alert.id).order_by(Alert.id.desc()).limit(len(specs)))
-        return sorted(found)
+        return list(session.scalars(select(Alert.id).where(Alert.id > before).order_by(Alert.id)))
 
 
 def stored(database, alert_id: int) -> Alert:
@@ -502,3 +510,54 @@ def test_the_rules_pages_show_false_positives_per_rule(client, officer, clock, r
     assert cell == "1 of 2 closed"
     shown = client.get("/rules/noisy-rule")
     assert "1 of 2 closed alerts" in text_of(shown)
+
+
+def test_a_suppression_whose_stored_conditions_no_longer_read_is_still_listed(
+    client, officer, rollback_database
+):
+    assert post(client, "/alerts/suppressions", SUPPRESSION).status_code == 303
+    with rollback_database.unit_of_work() as session:
+        [suppression] = session.scalars(select(Suppression))
+        suppression.conditions = '[{"field": "user.name", "operator": "regex", "value": ".*"}]'
+    response = client.get("/alerts/suppressions")
+    assert response.status_code == 200
+    assert "regex" in text_of(response)
+
+
+# Pages obey the CSP and label their fields ---------------------------------------------------
+
+
+def unlabelled_fields(page: Page) -> list[str]:
+    labelled = {e.attributes.get("for") for e in page.tagged("label")}
+    return [
+        f"<{element.tag} name={element.attributes.get('name')}>"
+        for element in page.elements
+        if element.tag in ("input", "select", "textarea")
+        and element.attributes.get("type") not in ("hidden", "submit")
+        and element.attributes.get("id") not in labelled
+        and not element.attributes.get("aria-label")
+    ]
+
+
+def test_the_pages_need_no_inline_script_or_style_and_label_every_field(
+    client, officer, clock, rollback_database
+):
+    held_back = {**SUPPRESSION, "conditions": "user.name equals bob"}
+    assert post(client, "/alerts/suppressions", held_back).status_code == 303
+    assert post(client, "/alerts/policies", {"name": "up", "raise_to": "high"}).status_code == 303
+    first, _second = make_alerts(
+        rollback_database,
+        clock,
+        ("rule-1", "high", "alice"),
+        ("rule-1", "high", "bob"),
+        ("rule-1", "high", "alice2"),
+    )
+    for path in ("/alerts", f"/alerts/{first}", "/alerts/suppressions", "/alerts/policies"):
+        page = Page(client.get(path).get_data(as_text=True))
+        assert inline_scripts(page) == [], path
+        assert event_handlers(page) == [], path
+        assert style_attributes(page) == [], path
+        assert unlabelled_fields(page) == [], path
+        for form in page.forms:
+            if form.attributes.get("method") == "post":
+                assert any(is_csrf_field(e) for e in page.contents_of(form)), (path, form)

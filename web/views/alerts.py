@@ -242,7 +242,7 @@ def suppressions_page(*, error: str | None = None) -> str:
         "alerts/suppressions.html",
         suppressions=found,
         hits=alert_service.latest_hits(session, [suppression.id for suppression in found]),
-        conditions_of=alert_service.load_conditions,
+        conditions_of=_condition_lines,
         is_active=functools.partial(alert_service.is_active, now=_now()),
         latest_hits=LATEST_HITS,
         max_days=alert_service.MAX_DAYS,
@@ -366,6 +366,15 @@ def _days(text: str) -> int:
             days=alert_service.MAX_DAYS,
         )
     return int(text)
+
+
+def _condition_lines(stored: str) -> list[str]:
+    """A suppression's conditions as console lines; stored text that no longer reads as
+    conditions is shown as it is (the job leaves such a suppression out)."""
+    try:
+        return [condition.as_text() for condition in alert_service.load_conditions(stored)]
+    except InvalidInput:
+        return [stored]
 
 
 def _now() -> datetime:
