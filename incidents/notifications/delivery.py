@@ -3,9 +3,9 @@
 One run (``delivery_run``) has three steps, so no network call holds the database:
 
 1. ``claim_due``: in the job's transaction, take up to ``BATCH`` pending notifications
-   that are due, push their ``next_attempt_at`` ``CLAIM`` ahead (a process that dies while
-   sending leaves them to be retried then, not lost) and read what each send needs;
-   the run then commits, which releases SQLite's write lock.
+   that are due, count the attempt, push their ``next_attempt_at`` ``CLAIM`` ahead (a
+   process that dies while sending leaves them to be retried then, not lost) and read
+   what each send needs; the run then commits, which releases SQLite's write lock.
 2. ``send``: e-mail over one SMTP connection, webhooks one by one, outside any transaction.
 3. ``record_outcomes``: sent; or failed for good (nothing to send it with: e-mail off, no
    address, subscription off); or retried with exponential backoff (``retry_delay``),
@@ -43,6 +43,7 @@ MAX_ATTEMPTS = 10
 FIRST_RETRY = timedelta(seconds=30)
 MAX_RETRY = timedelta(hours=6)
 EMAIL_OFF = "e-mail is off: WACHTER_SMTP_HOST is not set"
+INTERRUPTED = "the last attempt was interrupted (the sending process stopped)"
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -108,11 +109,21 @@ def claim_due(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    claimed = list(session.scalars(query))
-    for notification in claimed:
+    prepared: list[Outgoing] = []
+    for notification in session.scalars(query):
+        if notification.attempts >= MAX_ATTEMPTS:
+            # Its last attempt was claimed and never recorded: the sender died meanwhile.
+            notification.status = NotificationStatus.FAILED.value
+            notification.last_error = INTERRUPTED
+            log.error("notification failed; given up", extra=_ids(notification))
+            continue
+        # Counted when claimed: an attempt the process did not live to record still counts,
+        # so a message that crashes its sender cannot come back forever.
+        notification.attempts += 1
         notification.next_attempt_at = now + CLAIM
+        prepared.append(_prepare(session, notification, channels, now=now))
     session.flush()
-    return [_prepare(session, notification, channels, now=now) for notification in claimed]
+    return prepared
 
 
 def _undeliverable(notification: Notification, reason: str) -> Outgoing:
@@ -231,10 +242,10 @@ def record_outcomes(session: Session, outcomes: Sequence[Outcome], *, now: datet
         notification = session.get(Notification, outcome.notification_id)
         if notification is None:
             continue
-        if outcome.wait_like is not None:
+        if outcome.wait_like is not None:  # not tried after all
+            notification.attempts -= 1
             notification.next_attempt_at = waits.get(outcome.wait_like, now + FIRST_RETRY)
             continue
-        notification.attempts += 1
         if outcome.error is None:
             notification.status = NotificationStatus.SENT.value
             notification.sent_at, notification.last_error = now, None

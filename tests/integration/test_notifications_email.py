@@ -317,7 +317,7 @@ def test_a_batch_goes_over_one_connection_and_one_refusal_spares_the_others(
     ]
     enqueue(
         db_session,
-        kind=NotificationKind.ASSIGNMENT,
+        kind=NotificationKind.ESCALATION,  # a subject with "ë": encoded for the header
         incident_id=incident.id,
         user_ids=[user.id for user in users],
         payload={"reference": incident.reference},
