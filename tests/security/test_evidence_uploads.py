@@ -21,11 +21,20 @@ import zipfile
 import pytest
 from sqlalchemy import select
 
-from incidents.evidence import CustodyEntry, Evidence
+from core import Settings
+from incidents.evidence import (
+    INCIDENT_QUOTA_BYTES,
+    MAX_FILES_PER_REQUEST,
+    CustodyEntry,
+    Evidence,
+)
+from incidents.evidence import service as evidence_service
+from incidents.evidence import types as evidence_types
 from tests.security.helpers import account, sign_in
 from tests.support.admin import audit_entries
 from tests.support.csrf import csrf_token_from
 from tests.support.incident_factories import make_incident
+from web.views import evidence as evidence_views
 
 MIB = 1024 * 1024
 LOG = b"Mar  2 10:00:00 gw sshd[7]: Failed password for root from 203.0.113.9\n"
@@ -369,3 +378,17 @@ def test_a_tampered_file_is_refused_and_the_refusal_kept_in_audit_and_custody(
     assert audit_entries(rollback_database, "evidence.read") == []
     [logged] = [r for r in caplog.records if r.getMessage() == "evidence integrity check failed"]
     assert getattr(logged, "wachter.evidence_id") == evidence.id
+
+
+# The numbers docs/evidence.md documents --------------------------------------------------------
+
+
+def test_the_documented_limits_are_the_limits_in_force():
+    defaults = {field.name: field.default for field in dataclasses.fields(Settings)}
+    assert defaults["evidence_max_mb"] == 25
+    assert evidence_views.FORM_OVERHEAD == 64 * 1024
+    assert MAX_FILES_PER_REQUEST == 10
+    assert evidence_views.MAX_FILES_PER_REQUEST + evidence_views._OTHER_PARTS == 18
+    assert INCIDENT_QUOTA_BYTES == 2 * 1024**3
+    assert evidence_service.MAX_DESCRIPTION == 2000
+    assert evidence_types.MAX_NAME_LENGTH == 255
