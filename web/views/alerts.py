@@ -24,6 +24,7 @@ from typing import Any, Final, ParamSpec
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from access_control import Permission, permissions_of, record_audit, record_read
 from core import Conflict, InvalidInput, PermissionDenied
@@ -156,9 +157,9 @@ def _into_incident(action: str, alert_ids: list[int]) -> Response:
 def _flash_outcome(action: str, outcome: BulkOutcome) -> None:
     done = len(outcome.changed)
     if action == "acknowledge":
-        flash(_("%(count)d alerts acknowledged.", count=done), "info")
+        flash(ngettext("%(num)d alert acknowledged.", "%(num)d alerts acknowledged.", done), "info")
     else:
-        flash(_("%(count)d alerts closed.", count=done), "info")
+        flash(ngettext("%(num)d alert closed.", "%(num)d alerts closed.", done), "info")
     if outcome.skipped:
         flash(
             _(
