@@ -84,17 +84,27 @@ def open_cyber(session, title, minute=0):
     )
 
 
-@pytest.fixture
-def merge_database(migrated_database):
-    with migrated_database.unit_of_work() as session:
+def with_playbooks(database):
+    with database.unit_of_work() as session:
         install_default_playbooks(session, NOW)
-    return migrated_database
+    return database
 
 
 @pytest.fixture
-def two_incidents(merge_database):
+def committed_database(migrated_database):
+    """A database of its own with real commits between the steps (and a chain to verify)."""
+    return with_playbooks(migrated_database)
+
+
+@pytest.fixture
+def merge_database(rollback_database):
+    """The shared database, rolled back after the test: faster, for the refusals."""
+    return with_playbooks(rollback_database)
+
+
+def make_two_incidents(database):
     """A source and a target with alerts, comments, tasks, entities and evidence each."""
-    with merge_database.unit_of_work() as session:
+    with database.unit_of_work() as session:
         alerts = [make_alert(session) for _ in range(3)]
         source = open_incident_from_alerts(
             session, alert_ids=[alerts[0].id, alerts[1].id], actor=ALICE, now=NOW
@@ -126,17 +136,19 @@ def two_incidents(merge_database):
         }
 
 
-def test_merge_then_unmerge_puts_everything_back_with_its_provenance(merge_database, two_incidents):
+def test_merge_then_unmerge_puts_everything_back_with_its_provenance(committed_database):
+    database = committed_database
+    two_incidents = make_two_incidents(database)
     source_id, target_id = two_incidents["source"], two_incidents["target"]
-    with merge_database.unit_of_work() as session:
+    with database.unit_of_work() as session:
         before = where_everything_is(session)
     later = NOW + timedelta(hours=1)
-    with merge_database.unit_of_work() as session:
+    with database.unit_of_work() as session:
         merge_id = merge_incidents(
             session, source_id=source_id, target_id=target_id, actor=ALICE, now=later
         ).id
 
-    with merge_database.unit_of_work() as session:
+    with database.unit_of_work() as session:
         merged = where_everything_is(session)
         source = session.get(Incident, source_id)
         assert (source.state, source.merged_into_id) == ("merged", target_id)
@@ -171,10 +183,10 @@ def test_merge_then_unmerge_puts_everything_back_with_its_provenance(merge_datab
             session, incident_id=target_id, alert_ids=[new_alert.id], actor=BOB, now=later
         )
 
-    with merge_database.unit_of_work() as session:
+    with database.unit_of_work() as session:
         unmerge(session, merge_id=merge_id, actor=BOB, now=later + timedelta(hours=1))
 
-    with merge_database.unit_of_work() as session:
+    with database.unit_of_work() as session:
         after = where_everything_is(session)
         for key, place in before.items():
             assert after[key] == place, key
@@ -212,7 +224,7 @@ def test_merge_then_unmerge_puts_everything_back_with_its_provenance(merge_datab
             ]
             assert {"merged", "unmerged"} <= set(kinds)
 
-    with merge_database.snapshot() as session:
+    with database.snapshot() as session:
         report = verify_chain(session)
         assert report.is_intact, report.problem
 
@@ -225,7 +237,8 @@ def _shared_entity(session, source_id):
     )
 
 
-def test_a_merged_incident_is_read_only_until_unmerged(merge_database, two_incidents):
+def test_a_merged_incident_is_read_only_until_unmerged(merge_database):
+    two_incidents = make_two_incidents(merge_database)
     source_id, target_id = two_incidents["source"], two_incidents["target"]
     with merge_database.unit_of_work() as session:
         merge_id = merge_incidents(
@@ -307,7 +320,8 @@ def test_merges_that_cannot_be_are_refused(merge_database):
         merge_incidents(session, source_id=ids[3], target_id=ids[1], actor=ALICE, now=NOW)
 
 
-def test_moved_alerts_reach_the_feed_with_their_new_incident(merge_database, two_incidents):
+def test_moved_alerts_reach_the_feed_with_their_new_incident(merge_database):
+    two_incidents = make_two_incidents(merge_database)
     with merge_database.unit_of_work() as session:
         merge_incidents(
             session,
