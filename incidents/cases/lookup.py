@@ -44,9 +44,21 @@ def get_incident_by_reference(session: Session, reference: str) -> Incident:
 
 
 def writable_incident(session: Session, incident_id: int) -> Incident:
-    """The incident, for a change; refused while it is merged into another one."""
-    incident = get_incident(session, incident_id)
+    """The incident, locked for the change; refused while it is merged into another one.
+
+    The row lock (PostgreSQL; SQLite has one writer anyway) makes two people changing the
+    same incident at once take turns, so neither works from a state the other has left.
+    """
+    incident = locked_incident(session, incident_id)
     check_writable(session, incident)
+    return incident
+
+
+def locked_incident(session: Session, incident_id: int) -> Incident:
+    """The incident as it is now, its row locked until the transaction ends."""
+    incident = session.get(Incident, incident_id, with_for_update=True, populate_existing=True)
+    if incident is None:
+        raise NotFound(N_("There is no incident %(id)s."), id=incident_id)
     return incident
 
 

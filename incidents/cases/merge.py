@@ -26,7 +26,7 @@ from core import Conflict, InvalidInput, NotFound
 from core.i18n import N_
 from incidents.alerts.models import Alert
 from incidents.cases.history import record_change
-from incidents.cases.lookup import check_writable, get_incident, writable_incident
+from incidents.cases.lookup import check_writable, locked_incident, writable_incident
 from incidents.cases.models import (
     Incident,
     IncidentAlert,
@@ -60,8 +60,9 @@ def merge_incidents(
     """Merge ``source`` into ``target`` (same type; the target open, neither merged)."""
     if source_id == target_id:
         raise InvalidInput(N_("An incident cannot be merged into itself."), field="reference")
-    source = writable_incident(session, source_id)
-    target = writable_incident(session, target_id)
+    # Locked in id order, so two merges of the same pair in opposite directions take turns.
+    locked = {key: writable_incident(session, key) for key in sorted((source_id, target_id))}
+    source, target = locked[source_id], locked[target_id]
     if source.type != target.type:
         raise Conflict(N_("Only incidents of the same type can be merged."))
     if target.state == State.CLOSED:
@@ -94,10 +95,12 @@ def unmerge(session: Session, *, merge_id: int, actor: Actor, now: datetime) -> 
     merge = session.get(IncidentMerge, merge_id)
     if merge is None:
         raise NotFound(N_("There is no merge %(id)s."), id=merge_id)
+    pair = (merge.source_incident_id, merge.target_incident_id)
+    locked = {key: locked_incident(session, key) for key in sorted(pair)}
+    source, target = locked[pair[0]], locked[pair[1]]
+    session.refresh(merge)  # as it is now that both incidents are ours
     if merge.unmerged_at is not None:
         raise Conflict(N_("This merge was already undone."))
-    source = get_incident(session, merge.source_incident_id)
-    target = get_incident(session, merge.target_incident_id)
     check_writable(session, target)  # merged on into a third incident: undo that first
     moved = _move_back(session, merge, source, target, actor=actor, now=now)
     source.state = merge.source_state
