@@ -18,8 +18,15 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session
 
 from access_control import sessions
+from access_control.secret_box import SecretBox
 from core import Clock, Settings
 from detection_rules import DetectionConsumer, OfficeHours
+from incidents.alerts import ALERT_BATCH, raise_alerts
+from incidents.deadlines import escalation_run
+from incidents.feeds import deliver_webhooks
+from incidents.feeds.cef_sender import send_cef
+from incidents.feeds.retention import purge_feed
+from incidents.notifications import delivery_run
 from ingest import dead_letters, pipeline
 from storage import Database, acquire_lease, release_lease
 from storage.events import purge_events
@@ -96,6 +103,16 @@ def _retention(days: int, consumers: Sequence[pipeline.EventConsumer]) -> Job:
     return Job(name="ingest.purge_old_events", interval=timedelta(minutes=10), run=run)
 
 
+def _feed_retention(days: int) -> Job:
+    def run(session: Session, now: datetime) -> bool:
+        purged = purge_feed(session, recorded_before=now - timedelta(days=days), limit=PURGE_BATCH)
+        if purged:
+            log.info("old alert feed entries purged", extra={"wachter.feed_purged": purged})
+        return purged == PURGE_BATCH
+
+    return Job(name="incidents.purge_old_feed_entries", interval=timedelta(minutes=10), run=run)
+
+
 def event_consumers(settings: Settings) -> tuple[pipeline.EventConsumer, ...]:
     """The consumers of the stored event stream: the detection engine."""
     opens, closes = settings.office_hours
@@ -119,6 +136,42 @@ JOBS: tuple[Job, ...] = (
 )
 
 
+def _webhook_delivery(settings: Settings) -> Job:
+    box = SecretBox.from_settings(settings)
+
+    def run(session: Session, now: datetime) -> bool:
+        return deliver_webhooks(session, now=now, box=box)
+
+    return Job(name="incidents.deliver_webhooks", interval=timedelta(seconds=2), run=run)
+
+
+def _raise_alerts(dedup_minutes: int) -> Job:
+    window = timedelta(minutes=dedup_minutes)
+
+    def run(session: Session, now: datetime) -> bool:
+        return raise_alerts(session, now=now, dedup_window=window) == ALERT_BATCH
+
+    return Job(name="incidents.raise_alerts", interval=timedelta(seconds=1), run=run)
+
+
+def _cef_sending(settings: Settings) -> tuple[Job, ...]:
+    """Alerts as CEF over syslog to the SOC's collector, when one is configured."""
+    target = settings.cef_syslog
+    if target is None:
+        return ()
+
+    def run(session: Session, now: datetime) -> bool:
+        return send_cef(
+            session,
+            now=now,
+            target=target,
+            tls=settings.cef_syslog_tls,
+            ca_file=settings.cef_syslog_ca,
+        )
+
+    return (Job(name="incidents.send_cef", interval=timedelta(seconds=2), run=run),)
+
+
 def jobs_for(settings: Settings) -> tuple[Job, ...]:
     """Every job ``serve`` and ``worker`` run with these settings."""
     consumers = event_consumers(settings)
@@ -126,6 +179,20 @@ def jobs_for(settings: Settings) -> tuple[Job, ...]:
         *JOBS,
         _retention(settings.retention_days, consumers),
         *(_delivery(consumer) for consumer in consumers),
+        _raise_alerts(settings.alert_dedup_minutes),
+        _webhook_delivery(settings),
+        _feed_retention(settings.retention_days),
+        *_cef_sending(settings),
+        Job(
+            name="incidents.escalate_deadlines",
+            interval=timedelta(seconds=30),
+            run=escalation_run(settings.deadlines_file),
+        ),
+        Job(
+            name="incidents.send_notifications",
+            interval=timedelta(seconds=5),
+            run=delivery_run(settings),
+        ),
     )
 
 

@@ -14,14 +14,22 @@ from web import auth, context, errors, i18n, security
 from web.views import (
     account,
     admin,
+    alerts,
     api,
     audit,
     console,
+    deadlines,
     detections,
     events,
+    evidence,
+    feeds_api,  # noqa: F401 - adds GET /api/v1/alerts and /api/v1/alerts/stream to the api blueprint
+    incidents,
+    incidents_api,  # noqa: F401 - adds /api/v1/incidents to the api blueprint
     ingest_api,  # noqa: F401 - adds POST /api/v1/events to the api blueprint
     ops,
     rules,
+    stix_api,  # noqa: F401 - adds GET /api/v1/alerts/stix to the api blueprint
+    webhooks,
 )
 from web.views import auth as auth_views
 
@@ -78,4 +86,9 @@ def create_app(
     app.register_blueprint(events.blueprint)
     app.register_blueprint(rules.blueprint)
     app.register_blueprint(detections.blueprint)
+    app.register_blueprint(deadlines.blueprint)
+    app.register_blueprint(alerts.blueprint)
+    app.register_blueprint(incidents.blueprint)
+    app.register_blueprint(evidence.blueprint)
+    app.register_blueprint(webhooks.blueprint)
     return app

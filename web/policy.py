@@ -91,11 +91,61 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("detections.index", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),
     ("detections.show", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),
     # --- alerts (queue, suppressions, policies) ---
+    ("alerts.index", "GET"): _console(Permission.ALERTS_READ),
+    # An alert lists the entities of its events and links to them: reading it is reading events.
+    ("alerts.show", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),
+    ("alerts.bulk", "POST"): _console(Permission.ALERTS_WRITE),  # escalate/merge: view checks
+    ("alerts.acknowledge", "POST"): _console(Permission.ALERTS_WRITE),
+    ("alerts.close", "POST"): _console(Permission.ALERTS_WRITE),
+    ("alerts.suppressions", "GET"): _console(Permission.ALERTS_READ),
+    # A suppression can blind detection: it needs a fresh password+TOTP confirmation.
+    ("alerts.create_suppression", "POST"): _console(Permission.RULES_WRITE, step_up=True),
+    ("alerts.revoke_suppression", "POST"): _console(Permission.RULES_WRITE),
+    ("alerts.policies", "GET"): _console(Permission.ALERTS_READ),
+    ("alerts.create_policy", "POST"): _console(Permission.RULES_WRITE),
+    ("alerts.disable_policy", "POST"): _console(Permission.RULES_WRITE),
     # --- incidents (pages and /api/v1/incidents) ---
+    ("incidents.index", "GET"): _console(Permission.INCIDENTS_READ),
+    ("incidents.new", "GET"): _console(Permission.INCIDENTS_WRITE),
+    ("incidents.new", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("incidents.show", "GET"): _console(Permission.INCIDENTS_READ),
+    ("incidents.change_state", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("incidents.edit", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("incidents.add_comment", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("incidents.edit_comment", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("incidents.add_task", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("incidents.update_task", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("incidents.add_entity", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("incidents.merge_into", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("incidents.unmerge", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("api.list_incidents", "GET"): Rule(Access.TOKEN),
+    ("api.get_incident", "GET"): Rule(Access.TOKEN),
+    ("api.create_incident", "POST"): Rule(Access.TOKEN),
     # --- evidence and incident reports ---
+    ("evidence.index", "GET"): _console(Permission.INCIDENTS_READ),
+    ("evidence.upload", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("evidence.download", "GET"): _console(Permission.INCIDENTS_READ),
+    ("evidence.custody_log", "GET"): _console(Permission.INCIDENTS_READ),
+    # An export of everything about an incident: a fresh password+TOTP confirmation.
+    ("evidence.report", "GET"): _console(Permission.EXPORT, step_up=True),
     # --- deadlines and notifications ---
+    ("deadlines.overview", "GET"): _console(Permission.INCIDENTS_READ),
+    ("deadlines.failed", "GET"): _console(Permission.FEEDS_ADMIN),
+    ("deadlines.retry", "POST"): _console(Permission.FEEDS_ADMIN),
+    ("admin.change_email", "POST"): _console(Permission.USERS_ADMIN),  # where notifications go
     # --- SOC feeds (/api/v1/alerts, webhooks) ---
+    ("api.alert_feed", "GET"): Rule(Access.TOKEN),
+    ("api.alert_stream", "GET"): Rule(Access.TOKEN),
+    ("webhooks.index", "GET"): _console(Permission.FEEDS_ADMIN),
+    # A webhook sends alerts out, and its secret proves a message is ours: fresh step-up.
+    ("webhooks.create", "POST"): _console(Permission.FEEDS_ADMIN, step_up=True),
+    ("webhooks.rotate", "POST"): _console(Permission.FEEDS_ADMIN, step_up=True),
+    ("webhooks.disable", "POST"): _console(Permission.FEEDS_ADMIN),
+    ("webhooks.enable", "POST"): _console(Permission.FEEDS_ADMIN),
+    ("webhooks.dead_letters", "GET"): _console(Permission.FEEDS_ADMIN),
+    ("webhooks.replay", "POST"): _console(Permission.FEEDS_ADMIN),
     # --- CEF and STIX ---
+    ("api.alerts_stix", "GET"): Rule(Access.TOKEN),
 }
 
 

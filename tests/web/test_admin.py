@@ -146,6 +146,7 @@ def test_every_administration_route_is_in_the_policy_with_the_right_rule(app):
         ("admin.enable_user", "POST"): (Permission.USERS_ADMIN, False),
         ("admin.unlock_user", "POST"): (Permission.USERS_ADMIN, False),
         ("admin.change_role", "POST"): (Permission.USERS_ADMIN, True),
+        ("admin.change_email", "POST"): (Permission.USERS_ADMIN, False),
         ("admin.reset_mfa", "POST"): (Permission.USERS_ADMIN, True),
         ("admin.tokens", "GET"): (Permission.TOKENS_ADMIN, False),
         ("admin.create_token", "POST"): (Permission.TOKENS_ADMIN, True),

@@ -1,13 +1,27 @@
 """The ``wachter`` command line. Each command group is a module that registers on ``cli``."""
 
-from wachter.cli import audit, db, detect, ingest, keys, rules, service, tokens, users
+from wachter.cli import (
+    alerts_export,
+    audit,
+    db,
+    detect,
+    incidents,
+    ingest,
+    keys,
+    rules,
+    service,
+    tokens,
+    users,
+)
 from wachter.cli.base import cli
 
 __all__ = [
+    "alerts_export",
     "audit",
     "cli",
     "db",
     "detect",
+    "incidents",
     "ingest",
     "keys",
     "main",

@@ -9,6 +9,7 @@ import click
 from access_control import Actor, enrolment, users
 from core import SystemClock
 from detection_rules import service as rule_service
+from incidents.cases.playbooks import install_default_playbooks
 from storage import Database, migrate
 from wachter.cli.base import StartupFailed, cli, prepare_command
 from wachter.collectors import announcement, collecting
@@ -29,6 +30,7 @@ def serve(host: str | None, port: int | None) -> None:
     settings, database = prepare_command()
     migrate.upgrade(database)
     pack_news = _install_rule_packs(database)
+    _install_default_playbooks(database)
     app = create_app(settings, database=database)
     setup_token = _first_run_setup_token(database)
 
@@ -67,6 +69,12 @@ def _install_rule_packs(database: Database) -> str | None:
     if not new and not updated:
         return None
     return f"Wachter's rule pack: {new} rules added, {updated} updated (see /rules)."
+
+
+def _install_default_playbooks(database: Database) -> None:
+    """The shipped playbooks (idempotent; an officer's newer version of one is kept)."""
+    with database.unit_of_work() as session:
+        install_default_playbooks(session, SystemClock().now())
 
 
 def _first_run_setup_token(database: Database) -> str | None:

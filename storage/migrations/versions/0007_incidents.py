@@ -2,7 +2,7 @@
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-11-30 06:12:00.039550
+Create Date: 2026-11-30 06:18:13.028908
 """
 
 from __future__ import annotations
@@ -92,6 +92,8 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("url", sa.String(length=2000), nullable=False),
         sa.Column("secret", sa.LargeBinary(), nullable=False),
+        sa.Column("previous_secret", sa.LargeBinary(), nullable=True),
+        sa.Column("previous_secret_until", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.Column("purpose", sa.String(length=20), nullable=False),
         sa.Column("min_severity", sa.String(length=20), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
@@ -636,6 +638,27 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "incident_merge_row",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("merge_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("row_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["merge_id"],
+            ["incident_merge.id"],
+            name=op.f("fk_incident_merge_row_merge_id_incident_merge"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_incident_merge_row")),
+        sa.UniqueConstraint(
+            "merge_id", "kind", "row_id", name=op.f("uq_incident_merge_row_merge_id_kind_row_id")
+        ),
+    )
+    with op.batch_alter_table("incident_merge_row", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_incident_merge_row_merge_id"), ["merge_id"], unique=False
+        )
+
+    op.create_table(
         "webhook_dead_letter",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -679,6 +702,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_webhook_dead_letter_subscription_id"))
 
     op.drop_table("webhook_dead_letter")
+    with op.batch_alter_table("incident_merge_row", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_incident_merge_row_merge_id"))
+
+    op.drop_table("incident_merge_row")
     with op.batch_alter_table("incident_alert", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_incident_alert_incident_id"))
 
