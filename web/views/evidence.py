@@ -24,7 +24,6 @@ from urllib.parse import quote
 from flask import (
     Blueprint,
     Response,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -86,7 +85,6 @@ def _template_values() -> dict[str, object]:
         "evidence_max_mb": web_context().settings.evidence_max_mb,
         "evidence_max_files": MAX_FILES_PER_REQUEST,
         "incident_page": incident_page,
-        "has_incident_page": "incidents.show" in current_app.view_functions,
     }
 
 
@@ -256,10 +254,8 @@ def ascii_fallback(name: str) -> str:
 
 
 def incident_page(incident_id: int) -> str:
-    """The incident's page (its evidence section), or this blueprint's page without it."""
-    if "incidents.show" in current_app.view_functions:
-        return url_for("incidents.show", incident_id=incident_id, _anchor="evidence")
-    return url_for("evidence.index", incident_id=incident_id)
+    """The incident's page, at its evidence section."""
+    return url_for("incidents.show", incident_id=incident_id, _anchor="evidence")
 
 
 def max_file_bytes() -> int:

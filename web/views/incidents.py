@@ -15,41 +15,35 @@ import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Final, ParamSpec
+from typing import Final, ParamSpec
 
-import orjson
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
-from werkzeug.routing import BuildError
 
-from access_control import record_audit, record_read
-from access_control.models import User
+from access_control import record_audit
 from core import Conflict, InvalidInput
 from core.i18n import N_
 from incidents.alerts.models import Severity
 from incidents.cases import comments, merge, related, tasks
-from incidents.cases.alert_links import alerts_of
 from incidents.cases.fields import assignable_users
 from incidents.cases.lookup import get_incident, get_incident_by_reference
-from incidents.cases.models import Incident, IncidentType, PlaybookVersion, TaskStatus, Tlp
+from incidents.cases.models import IncidentType, TaskStatus, Tlp
 from incidents.cases.service import (
     OPEN,
     IncidentChanges,
-    allowed_states,
     create_incident,
     list_incidents,
     transition,
     update_fields,
 )
-from incidents.cases.states import State, machine_for
-from incidents.cases.timeline import entries
+from incidents.cases.states import State
 from incidents.entities import EntityKind
 from web.auth import current_actor, current_user
 from web.context import db_session, web_context
 from web.forms import form_errors_in_place, form_field
 from web.views.events import page_cursor
+from web.views.incident_page import incident_page, people_named
 
 P = ParamSpec("P")
 blueprint = Blueprint("incidents", __name__)
@@ -71,16 +65,7 @@ def _template_values() -> dict[str, object]:
         "task_statuses": list(TaskStatus),
         "entity_kinds": list(EntityKind),
         "assignable": lambda: assignable_users(db_session()),
-        "alert_url": _alert_url,
     }
-
-
-def _alert_url(alert_id: int) -> str | None:
-    """The alert's page, where the console has one (the alert queue is its own blueprint)."""
-    try:
-        return url_for("alerts.show", alert_id=alert_id)
-    except BuildError:
-        return None
 
 
 @blueprint.get("/incidents")
@@ -107,7 +92,7 @@ def index() -> str:
         filters=filters,
         before=before,
         older=older,
-        people=_people(shown),
+        people=people_named(shown),
     )
 
 
@@ -287,72 +272,6 @@ def unmerge(merge_id: int) -> Response:
     source = get_incident(session, undone.source_incident_id)
     flash(_("%(reference)s was un-merged.", reference=source.reference), "info")
     return _to_incident(source.id)
-
-
-def incident_page(
-    incident_id: int, *, error: str | None = None, error_for: str | None = None
-) -> str:
-    """The incident page, its look recorded as a read of the incident."""
-    session = db_session()
-    incident = get_incident(session, incident_id)
-    record_read(
-        session, actor=current_actor(), record_type="incident", record_id=incident.id, now=_now()
-    )
-    found = related.related(session, incident.id)
-    merged_into = merge.merge_of(session, incident.id)
-    values: dict[str, Any] = {
-        "incident": incident,
-        "next_states": allowed_states(incident),
-        "resolutions": {
-            state: machine_for(incident.type).resolutions_from(incident.state)
-            for state in allowed_states(incident)
-            if state == State.CLOSED
-        },
-        "alerts": alerts_of(session, incident.id),
-        "tasks": tasks.tasks_of(session, incident.id),
-        "threads": comments.comment_threads(session, incident.id),
-        "timeline": [
-            (entry, orjson.loads(entry.details)) for entry in entries(session, incident.id)
-        ],
-        "entities": related.entities_of(session, incident.id),
-        "related": found,
-        "merges_into": merge.merges_into(session, incident.id),
-        "merged_into": merged_into,
-        "merge_target": session.get(Incident, incident.merged_into_id)
-        if incident.merged_into_id
-        else None,
-        "playbook": session.get(PlaybookVersion, incident.playbook_version_id)
-        if incident.playbook_version_id
-        else None,
-        "error": error,
-        "error_for": error_for,
-        "form": request.form if error else MultiDict(),
-        "me": current_actor().name,
-    }
-    values["people"] = _people([incident], values["tasks"])
-    values["incident_names"] = _incident_names(session, values["merges_into"])
-    return render_template("incidents/show.html", **values)
-
-
-def _people(incidents: list[Incident], task_rows: list[Any] | None = None) -> dict[int, str]:
-    """Display names of the accounts an incident or task names."""
-    ids = {
-        value for incident in incidents for value in (incident.assignee_id, incident.reviewer_id)
-    }
-    ids |= {task.assignee_id for task in task_rows or []}
-    ids.discard(None)
-    if not ids:
-        return {}
-    rows = db_session().execute(select(User.id, User.display_name).where(User.id.in_(ids)))
-    return dict(rows.all())
-
-
-def _incident_names(session: Any, merges: list[Any]) -> dict[int, str]:
-    ids = [row.source_incident_id for row in merges]
-    if not ids:
-        return {}
-    query = select(Incident.id, Incident.reference).where(Incident.id.in_(ids))
-    return dict(session.execute(query).all())
 
 
 def _list_filters(args: MultiDict[str, str]) -> dict[str, str]:
