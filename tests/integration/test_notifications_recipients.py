@@ -26,6 +26,13 @@ NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 ADMIN = Actor(name="beheerder", user_id=None)
 
 
+@pytest.fixture
+def client(client):
+    # Messages are read in English here; test_i18n checks every message has its Dutch.
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
 def email_audits(session) -> list[AuditEntry]:
     query = select(AuditEntry).where(AuditEntry.action == "user.email_changed")
     return list(session.scalars(query))

@@ -41,6 +41,13 @@ _keys = itertools.count(1)
 
 
 @pytest.fixture
+def client(client):
+    # The pages are read in English here; test_i18n checks every message has its Dutch.
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
 def analyst(app, client, clock):
     account = enrolled_user(app, role="soc_analyst", username="analist")
     sign_in(client, account, clock)

@@ -21,6 +21,13 @@ ROLES = ["staff", "soc_analyst", "security_officer", "auditor", "admin"]
 
 
 @pytest.fixture
+def client(client):
+    # The pages are read in English here; test_i18n checks every message has its Dutch.
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
 def officer(app, client, clock):
     account = enrolled_user(app, role="security_officer", username="functionaris")
     sign_in(client, account, clock)

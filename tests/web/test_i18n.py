@@ -226,8 +226,12 @@ def test_compiled_dutch_catalog_matches_the_po_file(dutch_catalog: Catalog) -> N
         compiled = read_mo(mo)
 
     def translations(catalog: Catalog) -> dict[object, object]:
+        # read_mo gives a plural entry's ids and strings as lists, read_po as tuples.
+        def same(value: object) -> object:
+            return tuple(value) if isinstance(value, list) else value
+
         return {
-            (entry.id, entry.context): entry.string
+            (same(entry.id), entry.context): same(entry.string)
             for entry in catalog
             if entry.id and entry.string and not entry.fuzzy
         }

@@ -19,6 +19,13 @@ from tests.support.admin import audit_entries
 from tests.support.tokens import bearer, issue_token
 
 
+@pytest.fixture
+def client(client):
+    # Messages are read in English here; test_i18n checks every message has its Dutch.
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
 def token(database, clock, *scopes, name="soc"):
     return issue_token(database, clock, *scopes, name=name)[1]
 
