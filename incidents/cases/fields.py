@@ -29,13 +29,11 @@ def check_title(title: str) -> str:
     return text
 
 
-def check_description(description: str) -> str:
+def check_description(description: str, *, limit: int = MAX_DESCRIPTION) -> str:
     text = description.strip()
-    if len(text) > MAX_DESCRIPTION:
+    if len(text) > limit:
         raise InvalidInput(
-            N_("A description is at most %(limit)d characters."),
-            field="description",
-            limit=MAX_DESCRIPTION,
+            N_("A description is at most %(limit)d characters."), field="description", limit=limit
         )
     return text
 

@@ -27,8 +27,9 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from access_control import Actor, record_audit, record_read
-from core import Conflict, InvalidInput, NotFound
+from core import Conflict, NotFound
 from core.i18n import N_
+from incidents.cases.fields import check_description
 from incidents.cases.models import Incident
 from incidents.cases.timeline import add_entry
 from incidents.evidence import store
@@ -105,7 +106,7 @@ def add_evidence(
     incident = _writable_incident(session, incident_id)
     name = clean_filename(filename)
     type_for_name(name)  # a refused extension is refused before a byte is read
-    description = _checked_description(description)
+    description = check_description(description, limit=MAX_DESCRIPTION)
     room = quota_bytes - bytes_used(session, incident.id)
     if room <= 0:
         raise _over_quota(quota_bytes)
@@ -267,17 +268,6 @@ def _writable_incident(session: Session, incident_id: int) -> Incident:
             reference=incident.reference,
         )
     return incident
-
-
-def _checked_description(description: str) -> str:
-    text = description.strip()
-    if len(text) > MAX_DESCRIPTION:
-        raise InvalidInput(
-            N_("A description is at most %(limit)d characters."),
-            field="description",
-            limit=MAX_DESCRIPTION,
-        )
-    return text
 
 
 def _over_quota(quota_bytes: int) -> EvidenceTooLarge:

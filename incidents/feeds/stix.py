@@ -35,6 +35,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from stix2.v21 import Bundle, Identity, Indicator, Sighting
 
+from access_control import Actor, audit
 from core import InvalidInput
 from core.i18n import N_
 from incidents.alerts.models import Alert, AlertEntity, AlertStatus, Resolution
@@ -120,6 +121,40 @@ def bundle_counts(bundle: Bundle) -> dict[str, int]:
         if stix_object.type == "sighting":
             alerts.update(ref.external_id for ref in stix_object.external_references)
     return {**counts, "alerts": len(alerts)}
+
+
+def record_export(
+    session: Session,
+    *,
+    bundle: Bundle,
+    since: datetime,
+    until: datetime,
+    actor: Actor,
+    now: datetime,
+    destination: str | None = None,
+) -> dict[str, int]:
+    """Audit an export (``alerts.exported``) with what it held; returns the counts."""
+    counts = bundle_counts(bundle)
+    details: dict[str, str | int] = {
+        "format": "stix",
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "alerts": counts["alerts"],
+        "indicators": counts["indicator"],
+        "sightings": counts["sighting"],
+    }
+    if destination is not None:
+        details["destination"] = destination
+    audit.record(
+        session,
+        actor=actor,
+        action="alerts.exported",
+        target="alerts:stix",
+        outcome="success",
+        now=now,
+        details=details,
+    )
+    return counts
 
 
 def ip_values(alert: Alert) -> list[str]:

@@ -14,12 +14,9 @@ from pathlib import Path
 
 import click
 
-# incidents.alerts before incidents.feeds: the two packages import each other while they
-# load (alerts.raising → feeds.changes → alerts.models), which resolves in this order only.
-import incidents.alerts  # noqa: F401
-from access_control import Actor, record_audit
+from access_control import Actor
 from core import SystemClock
-from incidents.feeds.stix import alerts_bundle, bundle_counts, export_range
+from incidents.feeds.stix import alerts_bundle, export_range, record_export
 from wachter.cli.base import cli, prepare_migrated_command
 
 
@@ -58,26 +55,18 @@ def export(as_stix: bool, since: str | None, until: str | None, output: Path | N
     start, end = export_range(since, until, now=now)
     with database.snapshot() as session:
         bundle = alerts_bundle(session, since=start, until=end)
-    text, counts = bundle.serialize(pretty=False), bundle_counts(bundle)
+    text = bundle.serialize(pretty=False)
     if output is not None:
         _write_atomically(output, text)
     with database.unit_of_work() as session:
-        record_audit(
+        counts = record_export(
             session,
+            bundle=bundle,
+            since=start,
+            until=end,
             actor=Actor.command_line(),
-            action="alerts.exported",
-            target="alerts:stix",
-            outcome="success",
             now=now,
-            details={
-                "format": "stix",
-                "since": start.isoformat(),
-                "until": end.isoformat(),
-                "alerts": counts["alerts"],
-                "indicators": counts["indicator"],
-                "sightings": counts["sighting"],
-                "destination": "stdout" if output is None else "file",
-            },
+            destination="stdout" if output is None else "file",
         )
     database.dispose()
     if output is None:

@@ -13,9 +13,8 @@ from flask import Response, request
 from sqlalchemy.orm import Session
 from stix2.v21 import Bundle
 
-from access_control import record_audit
 from access_control.tokens import Scope
-from incidents.feeds.stix import MEDIA_TYPE, alerts_bundle, bundle_counts, export_range
+from incidents.feeds.stix import MEDIA_TYPE, alerts_bundle, export_range, record_export
 from storage.database import READ_ONLY
 from web.api_auth import current_actor, require_token
 from web.context import db_session, web_context
@@ -30,23 +29,7 @@ def alerts_stix() -> Response:
     since, until = export_range(request.args.get("since"), request.args.get("until"), now=now)
     session = db_session()
     bundle = _read_bundle(session, since=since, until=until)
-    counts = bundle_counts(bundle)
-    record_audit(
-        session,
-        actor=current_actor(),
-        action="alerts.exported",
-        target="alerts:stix",
-        outcome="success",
-        now=now,
-        details={
-            "format": "stix",
-            "since": since.isoformat(),
-            "until": until.isoformat(),
-            "alerts": counts["alerts"],
-            "indicators": counts["indicator"],
-            "sightings": counts["sighting"],
-        },
-    )
+    record_export(session, bundle=bundle, since=since, until=until, actor=current_actor(), now=now)
     return Response(bundle.serialize(pretty=False), content_type=MEDIA_TYPE)
 
 
