@@ -65,11 +65,12 @@ def parse_limit(text: str | None) -> int:
     return int(value)
 
 
-def parse_min_severity(text: str | None) -> Severity | None:
-    if text is None or not text.strip():
+def parse_min_severity(text: str | None, *, required: bool = False) -> Severity | None:
+    """The severity named by ``text``; None for no text, unless one is ``required``."""
+    if (text is None or not text.strip()) and not required:
         return None
     try:
-        return Severity(text.strip())
+        return Severity((text or "").strip())
     except ValueError:
         raise InvalidInput(
             N_("The minimum severity must be one of %(choices)s."),

@@ -31,8 +31,8 @@ from access_control import Actor, record_audit
 from access_control.secret_box import SecretBox
 from core import InvalidInput, NotFound
 from core.i18n import N_
-from incidents.alerts.models import SEVERITIES, Severity
 from incidents.feeds.models import AlertFeedEntry, WebhookDeadLetter, WebhookSubscription
+from incidents.feeds.reading import parse_min_severity
 from incidents.feeds.signing import new_secret
 
 
@@ -192,14 +192,7 @@ def _valid_purpose(purpose: str) -> str:
 
 
 def _valid_severity(min_severity: str) -> str:
-    try:
-        return Severity(min_severity.strip()).value
-    except ValueError:
-        raise InvalidInput(
-            N_("The minimum severity must be one of %(choices)s."),
-            field="min_severity",
-            choices=", ".join(SEVERITIES),
-        ) from None
+    return str(parse_min_severity(min_severity, required=True))
 
 
 def get_subscription(session: Session, subscription_id: int) -> WebhookSubscription:
