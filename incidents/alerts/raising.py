@@ -76,6 +76,9 @@ class _Batch:
     policies: list[AlertPolicy]
     created: dict[int, Alert] = field(default_factory=dict)
     updated: dict[int, Alert] = field(default_factory=dict)
+    # The open alert of each fingerprint this batch has met: a burst of repeats folds into
+    # it without a query (and an autoflush) per detection.
+    by_fingerprint: dict[str, Alert] = field(default_factory=dict)
     suppressed: int = 0
 
 
@@ -150,9 +153,7 @@ def _handle(batch: _Batch, detection: Detection) -> None:
         detection.rule_key, group, None if group is not None else key_entity(first)
     )
     entities = entities_of(documents, group)
-    alert = _open_alert(
-        batch.session, alert_fingerprint, detection.detected_at - batch.dedup_window
-    )
+    alert = _open_alert(batch, alert_fingerprint, detection.detected_at - batch.dedup_window)
     if alert is None:
         alert = _new_alert(
             batch.session,
@@ -165,6 +166,7 @@ def _handle(batch: _Batch, detection: Detection) -> None:
         batch.created[alert.id] = alert
     else:
         _fold(batch, alert, detection)
+    batch.by_fingerprint[alert_fingerprint] = alert
     _add_entities(batch.session, alert, entities)
     batch.session.add(
         AlertDetection(
@@ -207,18 +209,24 @@ def _suppressing(
     return None
 
 
-def _open_alert(session: Session, alert_fingerprint: str, seen_since: datetime) -> Alert | None:
+def _open_alert(batch: _Batch, alert_fingerprint: str, seen_since: datetime) -> Alert | None:
     """The open alert with this fingerprint last seen at or after ``seen_since``."""
-    return session.scalar(
-        select(Alert)
-        .where(
-            Alert.fingerprint == alert_fingerprint,
-            Alert.status != AlertStatus.CLOSED.value,
-            Alert.last_seen >= seen_since,
+    known = batch.by_fingerprint.get(alert_fingerprint)
+    if known is not None:  # the newest with this fingerprint: nothing else can be newer
+        return known if known.last_seen >= seen_since else None
+    # Without autoflush: what this batch added so far is not what the query looks for, and
+    # every alert it changed is in ``by_fingerprint``.
+    with batch.session.no_autoflush:
+        return batch.session.scalar(
+            select(Alert)
+            .where(
+                Alert.fingerprint == alert_fingerprint,
+                Alert.status != AlertStatus.CLOSED.value,
+                Alert.last_seen >= seen_since,
+            )
+            .order_by(Alert.last_seen.desc(), Alert.id.desc())
+            .limit(1)
         )
-        .order_by(Alert.last_seen.desc(), Alert.id.desc())
-        .limit(1)
-    )
 
 
 def _new_alert(

@@ -22,6 +22,8 @@ from incidents.entities import EntityKind, normalise
 from incidents.feeds.models import PseudonymKey
 
 PREFIX = "psn-"
+_SESSION_KEY = "wachter.pseudonymiser"
+_MADE_HERE = "wachter.pseudonym_key_made"
 
 
 class Pseudonymiser:
@@ -38,14 +40,25 @@ class Pseudonymiser:
 
 
 def pseudonymiser(session: Session, now: datetime) -> Pseudonymiser:
-    """The pseudonymiser of this installation (its key is made on first use)."""
+    """The pseudonymiser of this installation (its key is made on first use).
+
+    Kept in the session once read, so a batch of feed entries reads the key once; not when
+    this session made the key, as its transaction could still roll back.
+    """
+    cached = session.info.get(_SESSION_KEY)
+    if isinstance(cached, Pseudonymiser):
+        return cached
     key = session.scalar(select(PseudonymKey.key).where(PseudonymKey.id == 1))
     if key is None:
         try:
             with session.begin_nested():
                 session.add(PseudonymKey(id=1, key=secrets.token_bytes(32), created_at=now))
+            session.info[_MADE_HERE] = True
         except IntegrityError:  # another transaction made it first
             pass
         key = session.scalar(select(PseudonymKey.key).where(PseudonymKey.id == 1))
     assert key is not None
-    return Pseudonymiser(bytes(key))
+    found = Pseudonymiser(bytes(key))
+    if not session.info.get(_MADE_HERE):
+        session.info[_SESSION_KEY] = found
+    return found

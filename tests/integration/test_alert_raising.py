@@ -201,6 +201,18 @@ def test_a_repeat_outside_the_window_makes_a_new_alert(db_session):
     assert [change for _, _, change in feed(db_session)] == ["created", "created"]
 
 
+def test_in_one_batch_a_repeat_outside_the_window_starts_a_new_alert(db_session):
+    # The batch keeps the open alert of each fingerprint; it must still respect the window.
+    for at in (NOW, NOW + timedelta(minutes=30), NOW + timedelta(minutes=100)):
+        detect(db_session, at=at, events=[sign_in_failure(db_session)])
+    assert run(db_session) == 3
+
+    first, second = alerts(db_session)
+    assert (first.count, first.last_seen) == (2, NOW + timedelta(minutes=30))
+    assert (second.count, second.first_seen) == (1, NOW + timedelta(minutes=100))
+    assert [change for _, _, change in feed(db_session)] == ["created", "created"]
+
+
 def test_a_repeat_of_a_closed_alert_makes_a_new_alert(db_session):
     detect(db_session, events=[sign_in_failure(db_session)])
     run(db_session)
