@@ -61,7 +61,7 @@ class Collector(socketserver.ThreadingTCPServer):
         self.connections: list[bytes] = []
         self.closed = threading.Condition()
         super().__init__(("127.0.0.1", port), _Handler)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 
     @property
     def port(self) -> int:

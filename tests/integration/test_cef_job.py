@@ -43,7 +43,7 @@ class _Collector(socketserver.ThreadingTCPServer):
     def __init__(self) -> None:
         self.received = bytearray()
         super().__init__(("127.0.0.1", 0), _Reader)
-        threading.Thread(target=self.serve_forever, daemon=True).start()
+        threading.Thread(target=self.serve_forever, args=(0.05,), daemon=True).start()
 
 
 class _Reader(socketserver.BaseRequestHandler):
