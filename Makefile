@@ -55,8 +55,11 @@ typecheck:
 imports:
 	$(BIN)/lint-imports
 
+# Two worker processes halve the suite's time; each has its own PostgreSQL cluster and
+# temporary directories. PYTEST_WORKERS=0 runs it in one process (easier to debug).
+PYTEST_WORKERS ?= 2
 pytest:
-	$(BIN)/pytest
+	$(BIN)/pytest --numprocesses=$(PYTEST_WORKERS)
 
 # Benchmarks (not part of make test): figures go into bench/README.md.
 bench: install-test
