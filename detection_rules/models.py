@@ -1,5 +1,5 @@
 """Tables of the rule side: the rule registry and its versions, ``|expand`` lists,
-detections (until the incidents issue takes them over) and correlation state.
+detections (which ``incidents.alerts`` turns into alerts) and correlation state.
 
 A rule's versions are immutable: an edited rule is a new version, and a detection names the
 version that fired, so an alert can always show the rule exactly as it was. JSON values
@@ -96,7 +96,7 @@ class DetectionList(Base):
 
 
 class Detection(Base):
-    """A rule that matched: the minimal record the incidents issue will take over as alerts."""
+    """A rule that matched, with why; ``incidents.alerts`` folds detections into alerts."""
 
     __tablename__ = "detection"
     __table_args__ = (

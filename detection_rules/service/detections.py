@@ -1,8 +1,8 @@
 """Detections as the console reads them: newest first, one by one, with their explanation
 and the stored events they point at.
 
-The ``detection`` table is the minimal record the incidents issue will take over as alerts;
-until then this is how people see what the rules found. A detection keeps the ids of its
+The ``detection`` table is the record of what the rules found; ``incidents.alerts`` turns
+each detection into (part of) an alert, and an alert's page links here for the why. A detection keeps the ids of its
 events, not the events: retention may have purged them since, and ``detection_events``
 says which ones are gone instead of pretending they never existed. The explanation and
 the group are JSON written by ``detection_rules.streaming``; they are read back into

@@ -5,8 +5,8 @@ officers; see web/policy.py).
 A detection carries values out of events (a correlation's group: an account, an address)
 and its page shows the events themselves, so both pages are audited reads, as /events is:
 the list records its filters, a detection records which events were shown. The events are
-shown as data (escaped, invisible characters marked, ``web.views.events``' filters). Until
-the incidents issue turns detections into alerts, these pages are where they are read.
+shown as data (escaped, invisible characters marked, ``web.views.events``' filters). Alerts
+(``web.views.alerts``) are made of detections; these pages show why each one fired.
 """
 
 from __future__ import annotations
