@@ -2,11 +2,12 @@
 and the stored events they point at.
 
 The ``detection`` table is the record of what the rules found; ``incidents.alerts`` turns
-each detection into (part of) an alert, and an alert's page links here for the why. A detection keeps the ids of its
-events, not the events: retention may have purged them since, and ``detection_events``
-says which ones are gone instead of pretending they never existed. The explanation and
-the group are JSON written by ``detection_rules.streaming``; they are read back into
-frozen values here, tolerating a shape they do not know (a detection is never unreadable).
+each detection into (part of) an alert, and an alert's page links here for the why. A
+detection keeps the ids of its events, not the events: retention may have purged them since,
+and ``detection_events`` says which ones are gone instead of pretending they never existed.
+The explanation and the group are JSON written by ``detection_rules.streaming``; they are
+read back into frozen values here, tolerating a shape they do not know (a detection is never
+unreadable).
 """
 
 from __future__ import annotations
