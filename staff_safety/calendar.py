@@ -28,6 +28,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import holidays
+from dateutil.easter import easter
 
 __all__ = ["WorkingDays", "easter_sunday"]
 
@@ -37,20 +38,12 @@ LIBERATION_DAY = (5, 5)
 
 
 def easter_sunday(year: int) -> date:
-    """Easter Sunday in the Gregorian calendar (the anonymous Meeus/Jones/Butcher algorithm).
+    """Easter Sunday (western, Gregorian), from python-dateutil (a dependency of ``holidays``).
 
-    Computed here so Good Friday is found by date, not by the library's (translated) name.
+    Good Friday is found by date, not by the library's (translated) holiday name.
     """
-    a, b, c = year % 19, year // 100, year % 100
-    d, e = divmod(b, 4)
-    g = (8 * b + 13) // 25
-    h = (19 * a + b - d - g + 15) % 30
-    i, k = divmod(c, 4)
-    weekday_shift = (32 + 2 * e + 2 * i - h - k) % 7
-    m = (a + 11 * h + 19 * weekday_shift) // 433
-    month = (h + weekday_shift - 7 * m + 90) // 25
-    day = (h + weekday_shift - 7 * m + 33 * month + 19) % 32
-    return date(year, month, day)
+    found: date = easter(year)
+    return found
 
 
 def _require_aware(moment: datetime, name: str) -> None:
