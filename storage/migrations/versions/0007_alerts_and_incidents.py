@@ -1,8 +1,9 @@
-"""Incidents: alerts, incidents, evidence, deadlines, notifications, SOC feeds
+"""Alerts and incidents: alerts, suppressions, policies, incidents, playbooks, comments,
+tasks, entities, timeline, merges.
 
 Revision ID: 0007
 Revises: 0006
-Create Date: 2026-11-30 06:18:13.028908
+Create Date: 2026-11-30 08:19:55.302468
 """
 
 from __future__ import annotations
@@ -61,13 +62,6 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "pseudonym_key",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_pseudonym_key")),
-    )
-    op.create_table(
         "suppression",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("rule_key", sa.String(length=300), nullable=True),
@@ -86,27 +80,6 @@ def upgrade() -> None:
     with op.batch_alter_table("suppression", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_suppression_expires_at"), ["expires_at"], unique=False)
 
-    op.create_table(
-        "webhook_subscription",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("url", sa.String(length=2000), nullable=False),
-        sa.Column("secret", sa.LargeBinary(), nullable=False),
-        sa.Column("previous_secret", sa.LargeBinary(), nullable=True),
-        sa.Column("previous_secret_until", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("purpose", sa.String(length=20), nullable=False),
-        sa.Column("min_severity", sa.String(length=20), nullable=False),
-        sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("position", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("last_error", sa.String(length=500), nullable=True),
-        sa.Column("last_success_at", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_by", sa.String(length=200), nullable=False),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_subscription")),
-        sa.UniqueConstraint("name", name=op.f("uq_webhook_subscription_name")),
-    )
     op.create_table(
         "playbook_version",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -222,65 +195,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_alert_rule_key"), ["rule_key"], unique=False)
         batch_op.create_index(batch_op.f("ix_alert_severity"), ["severity"], unique=False)
         batch_op.create_index(batch_op.f("ix_alert_status"), ["status"], unique=False)
-
-    op.create_table(
-        "deadline_breach",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "incident_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("kind", sa.String(length=30), nullable=False),
-        sa.Column("due_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("breached_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["incident_id"], ["incident.id"], name=op.f("fk_deadline_breach_incident_id_incident")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_deadline_breach")),
-        sa.UniqueConstraint(
-            "incident_id", "kind", name=op.f("uq_deadline_breach_incident_id_kind")
-        ),
-    )
-    with op.batch_alter_table("deadline_breach", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_deadline_breach_breached_at"), ["breached_at"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_deadline_breach_incident_id"), ["incident_id"], unique=False
-        )
-
-    op.create_table(
-        "evidence",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "incident_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "origin_incident_id",
-            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
-            nullable=False,
-        ),
-        sa.Column("stored_name", sa.String(length=64), nullable=False),
-        sa.Column("original_name", sa.String(length=255), nullable=False),
-        sa.Column("media_type", sa.String(length=100), nullable=False),
-        sa.Column("size", sa.BigInteger(), nullable=False),
-        sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("description", sa.Text(), nullable=False),
-        sa.Column("uploaded_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("uploaded_by", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["incident_id"], ["incident.id"], name=op.f("fk_evidence_incident_id_incident")
-        ),
-        sa.ForeignKeyConstraint(
-            ["origin_incident_id"],
-            ["incident.id"],
-            name=op.f("fk_evidence_origin_incident_id_incident"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence")),
-        sa.UniqueConstraint("stored_name", name=op.f("uq_evidence_stored_name")),
-    )
-    with op.batch_alter_table("evidence", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_evidence_incident_id"), ["incident_id"], unique=False)
-        batch_op.create_index(batch_op.f("ix_evidence_sha256"), ["sha256"], unique=False)
 
     op.create_table(
         "incident_comment",
@@ -460,49 +374,6 @@ def upgrade() -> None:
         )
 
     op.create_table(
-        "notification",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("kind", sa.String(length=40), nullable=False),
-        sa.Column("channel", sa.String(length=20), nullable=False),
-        sa.Column("recipient_user_id", sa.Integer(), nullable=True),
-        sa.Column(
-            "subscription_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column(
-            "incident_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
-        ),
-        sa.Column("payload", sa.Text(), nullable=False),
-        sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("last_error", sa.String(length=500), nullable=True),
-        sa.Column("created_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["incident_id"], ["incident.id"], name=op.f("fk_notification_incident_id_incident")
-        ),
-        sa.ForeignKeyConstraint(
-            ["recipient_user_id"],
-            ["user_account.id"],
-            name=op.f("fk_notification_recipient_user_id_user_account"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["subscription_id"],
-            ["webhook_subscription.id"],
-            name=op.f("fk_notification_subscription_id_webhook_subscription"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_notification")),
-    )
-    with op.batch_alter_table("notification", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_notification_incident_id"), ["incident_id"], unique=False
-        )
-        batch_op.create_index(
-            batch_op.f("ix_notification_next_attempt_at"), ["next_attempt_at"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_notification_status"), ["status"], unique=False)
-
-    op.create_table(
         "suppressed_hit",
         sa.Column(
             "detection_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -568,45 +439,6 @@ def upgrade() -> None:
         batch_op.create_index("ix_alert_entity_kind_value", ["kind", "value"], unique=False)
 
     op.create_table(
-        "alert_feed",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("alert_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("alert_version", sa.Integer(), nullable=False),
-        sa.Column("change", sa.String(length=20), nullable=False),
-        sa.Column("severity", sa.String(length=20), nullable=False),
-        sa.Column("recorded_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("document", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["alert_id"], ["alert.id"], name=op.f("fk_alert_feed_alert_id_alert")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_alert_feed")),
-    )
-    with op.batch_alter_table("alert_feed", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_alert_feed_alert_id"), ["alert_id"], unique=False)
-
-    op.create_table(
-        "evidence_custody",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "evidence_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("occurred_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("ip", sa.String(length=45), nullable=True),
-        sa.Column("action", sa.String(length=40), nullable=False),
-        sa.Column("sha256", sa.String(length=64), nullable=True),
-        sa.Column("details", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["evidence_id"], ["evidence.id"], name=op.f("fk_evidence_custody_evidence_id_evidence")
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_evidence_custody")),
-    )
-    with op.batch_alter_table("evidence_custody", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_evidence_custody_evidence_id"), ["evidence_id"], unique=False
-        )
-
-    op.create_table(
         "incident_alert",
         sa.Column("alert_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column(
@@ -658,50 +490,8 @@ def upgrade() -> None:
             batch_op.f("ix_incident_merge_row_merge_id"), ["merge_id"], unique=False
         )
 
-    op.create_table(
-        "webhook_dead_letter",
-        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column(
-            "subscription_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column(
-            "feed_entry_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
-        ),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("last_error", sa.String(length=500), nullable=False),
-        sa.Column("failed_at", storage.types.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("replay_requested_at", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("replay_requested_by", sa.String(length=200), nullable=True),
-        sa.Column("replayed_at", storage.types.UTCDateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(
-            ["feed_entry_id"],
-            ["alert_feed.id"],
-            name=op.f("fk_webhook_dead_letter_feed_entry_id_alert_feed"),
-        ),
-        sa.ForeignKeyConstraint(
-            ["subscription_id"],
-            ["webhook_subscription.id"],
-            name=op.f("fk_webhook_dead_letter_subscription_id_webhook_subscription"),
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_dead_letter")),
-    )
-    with op.batch_alter_table("webhook_dead_letter", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_webhook_dead_letter_subscription_id"), ["subscription_id"], unique=False
-        )
-
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("email", sa.String(length=254), nullable=True))
-
 
 def downgrade() -> None:
-    with op.batch_alter_table("user_account", schema=None) as batch_op:
-        batch_op.drop_column("email")
-
-    with op.batch_alter_table("webhook_dead_letter", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_webhook_dead_letter_subscription_id"))
-
-    op.drop_table("webhook_dead_letter")
     with op.batch_alter_table("incident_merge_row", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_incident_merge_row_merge_id"))
 
@@ -710,14 +500,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_incident_alert_incident_id"))
 
     op.drop_table("incident_alert")
-    with op.batch_alter_table("evidence_custody", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_evidence_custody_evidence_id"))
-
-    op.drop_table("evidence_custody")
-    with op.batch_alter_table("alert_feed", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_alert_feed_alert_id"))
-
-    op.drop_table("alert_feed")
     with op.batch_alter_table("alert_entity", schema=None) as batch_op:
         batch_op.drop_index("ix_alert_entity_kind_value")
         batch_op.drop_index(batch_op.f("ix_alert_entity_alert_id"))
@@ -731,12 +513,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_suppressed_hit_suppression_id"))
 
     op.drop_table("suppressed_hit")
-    with op.batch_alter_table("notification", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_notification_status"))
-        batch_op.drop_index(batch_op.f("ix_notification_next_attempt_at"))
-        batch_op.drop_index(batch_op.f("ix_notification_incident_id"))
-
-    op.drop_table("notification")
     with op.batch_alter_table("incident_timeline", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_incident_timeline_incident_id"))
 
@@ -759,16 +535,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_incident_comment_incident_id"))
 
     op.drop_table("incident_comment")
-    with op.batch_alter_table("evidence", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_evidence_sha256"))
-        batch_op.drop_index(batch_op.f("ix_evidence_incident_id"))
-
-    op.drop_table("evidence")
-    with op.batch_alter_table("deadline_breach", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_deadline_breach_incident_id"))
-        batch_op.drop_index(batch_op.f("ix_deadline_breach_breached_at"))
-
-    op.drop_table("deadline_breach")
     with op.batch_alter_table("alert", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alert_status"))
         batch_op.drop_index(batch_op.f("ix_alert_severity"))
@@ -789,12 +555,10 @@ def downgrade() -> None:
 
     op.drop_table("incident")
     op.drop_table("playbook_version")
-    op.drop_table("webhook_subscription")
     with op.batch_alter_table("suppression", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_suppression_expires_at"))
 
     op.drop_table("suppression")
-    op.drop_table("pseudonym_key")
     with op.batch_alter_table("playbook", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_playbook_incident_type"))
 
