@@ -63,6 +63,7 @@ from storage.events import Event
 log = logging.getLogger("wachter.incidents")
 CURSOR_NAME = "alerts"
 ALERT_BATCH = 500
+IDS_PER_QUERY = 5000
 MAX_EVENTS_READ = 50  # of one detection, for its entities (a correlation keeps up to 1,000)
 
 
@@ -74,6 +75,8 @@ class _Batch:
     rules: RuleFactsCache
     suppressions: list[ActiveSuppression]
     policies: list[AlertPolicy]
+    # The documents of the batch's events, read in one query (event id -> ECS document).
+    events: dict[int, dict[str, Any]] = field(default_factory=dict)
     created: dict[int, Alert] = field(default_factory=dict)
     updated: dict[int, Alert] = field(default_factory=dict)
     # The open alert of each fingerprint this batch has met: a burst of repeats folds into
@@ -104,6 +107,7 @@ def raise_alerts(
         rules=RuleFactsCache(session),
         suppressions=active_suppressions(session, now),
         policies=list_policies(session, enabled_only=True),
+        events=_event_documents(session, detections),
     )
     for detection in detections:
         _handle(batch, detection)
@@ -134,7 +138,8 @@ def _locked_cursor(session: Session, now: datetime) -> IncidentsCursor:
 
 
 def _handle(batch: _Batch, detection: Detection) -> None:
-    documents = _event_documents(batch.session, detection)
+    wanted = event_ids_of(detection)[:MAX_EVENTS_READ]
+    documents = [batch.events[event_id] for event_id in wanted if event_id in batch.events]
     first = documents[0] if documents else None
     group = group_texts(group_of(detection)) if detection.group_values else None
     suppression = _suppressing(batch.suppressions, detection.rule_key, group, first)
@@ -175,20 +180,26 @@ def _handle(batch: _Batch, detection: Detection) -> None:
     )
 
 
-def _event_documents(session: Session, detection: Detection) -> list[dict[str, Any]]:
-    """The detection's first stored events, in its order (retention may have purged some)."""
-    wanted = event_ids_of(detection)[:MAX_EVENTS_READ]
-    if not wanted:
-        return []
-    stored = {
-        event.id: event for event in session.scalars(select(Event).where(Event.id.in_(wanted)))
+def _event_documents(session: Session, detections: Sequence[Detection]) -> dict[int, Any]:
+    """The first stored events of every detection of the batch, in one query.
+
+    Retention may have purged some; a detection then has fewer (or no) documents.
+    """
+    wanted = {
+        event_id
+        for detection in detections
+        for event_id in event_ids_of(detection)[:MAX_EVENTS_READ]
     }
-    documents: list[dict[str, Any]] = []
-    for event_id in wanted:
-        if event_id in stored:
-            data = stored[event_id].data
+    if not wanted:
+        return {}
+    documents: dict[int, Any] = {}
+    ordered = sorted(wanted)
+    for start in range(0, len(ordered), IDS_PER_QUERY):  # within SQLite's bound-value limit
+        chunk = ordered[start : start + IDS_PER_QUERY]
+        for event in session.scalars(select(Event).where(Event.id.in_(chunk))):
+            data = event.data
             if isinstance(data, dict):
-                documents.append(data)
+                documents[event.id] = data
     return documents
 
 

@@ -213,6 +213,26 @@ def test_in_one_batch_a_repeat_outside_the_window_starts_a_new_alert(db_session)
     assert [change for _, _, change in feed(db_session)] == ["created", "created"]
 
 
+def test_the_events_of_a_batch_are_read_in_chunks_and_none_is_missed(db_session, monkeypatch):
+    monkeypatch.setattr("incidents.alerts.raising.IDS_PER_QUERY", 2)
+    users = ["ann", "bob", "cas", "dirk", "eva"]
+    detect(db_session, events=[sign_in_failure(db_session, user=user) for user in users[:3]])
+    detect(
+        db_session,
+        rule_key="rule-2",
+        events=[sign_in_failure(db_session, user=user) for user in users[3:]],
+    )
+    run(db_session)
+
+    accounts = {
+        value
+        for alert in alerts(db_session)
+        for kind, value in orjson.loads(alert.entities)
+        if kind == "account"
+    }
+    assert accounts == set(users)
+
+
 def test_a_repeat_of_a_closed_alert_makes_a_new_alert(db_session):
     detect(db_session, events=[sign_in_failure(db_session)])
     run(db_session)
