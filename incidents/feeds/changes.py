@@ -23,6 +23,7 @@ from incidents.feeds.pseudonyms import pseudonymiser
 
 # pg_advisory_xact_lock key of the alert feed ("wachfeed" in ASCII, as a 64-bit number).
 FEED_LOCK = int.from_bytes(b"wachfeed", "big") & 0x7FFF_FFFF_FFFF_FFFF
+_LOCKED_IN = "wachter.feed_lock_transaction"
 
 
 def record_alert_change(
@@ -52,5 +53,10 @@ def take_feed_lock(session: Session) -> None:
     visible. SQLite needs nothing: its writers take turns for whole transactions.
     """
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+    if connection.dialect.name != "postgresql":
+        return
+    transaction = session.get_transaction()
+    if session.info.get(_LOCKED_IN) is transaction:
+        return  # held already: a batch of changes takes it once, not once per entry
+    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": FEED_LOCK})
+    session.info[_LOCKED_IN] = transaction
