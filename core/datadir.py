@@ -35,11 +35,11 @@ def prepare(settings: Settings) -> Settings:
         raise ConfigError(
             _VARIABLE, f"{directory} is not a writable directory ({_reason(error)})"
         ) from None
-    secret_key = settings.secret_key or _load_or_create(
+    secret_key = settings.secret_key or load_or_create(
         directory / SECRET_KEY_FILE, lambda: secrets.token_urlsafe(48), _check_secret_key
     )
     encryption_keys = settings.encryption_keys or (
-        _load_or_create(directory / ENCRYPTION_KEY_FILE, _new_fernet_key, parse_encryption_key),
+        load_or_create(directory / ENCRYPTION_KEY_FILE, _new_fernet_key, parse_encryption_key),
     )
     return dataclasses.replace(settings, secret_key=secret_key, encryption_keys=encryption_keys)
 
@@ -60,7 +60,8 @@ def _check_secret_key(key: str) -> str:
     return key
 
 
-def _load_or_create(path: Path, generate: Callable[[], str], check: Callable[[str], str]) -> str:
+def load_or_create(path: Path, generate: Callable[[], str], check: Callable[[str], str]) -> str:
+    """The key in ``path``, checked; generated into a new 0600 file when there is none."""
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:

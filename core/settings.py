@@ -184,6 +184,16 @@ class Settings:
     cef_syslog_tls: bool = False
     # CA bundle that signs the collector's certificate; None: the system's trust store.
     cef_syslog_ca: Path | None = None
+    # The identity vault's keys (docs/identity-vault.md): ``key_id:key`` entries, the first
+    # current. Neither set: generated into <data dir>/vault_keys on first run.
+    vault_keys: str | None = field(default=None, repr=False)
+    vault_keys_file: Path | None = None
+    # The organisation as the victim's domicile in a police report, and who the police
+    # contact about it (docs/staff-safety.md); both printed in the police dossier.
+    organisation_address: str = ""
+    organisation_contact: str = ""
+    # YAML with retention years per report category (docs/staff-safety.md); None: defaults.
+    staff_retention_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.data_dir.is_absolute():
@@ -325,6 +335,11 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "cef_syslog": ("WACHTER_CEF_SYSLOG", parse_listen_address),
     "cef_syslog_tls": ("WACHTER_CEF_SYSLOG_TLS", _parse_bool),
     "cef_syslog_ca": ("WACHTER_CEF_SYSLOG_CA", _parse_file),
+    "vault_keys": ("WACHTER_VAULT_KEYS", str.strip),
+    "vault_keys_file": ("WACHTER_VAULT_KEYS_FILE", _parse_file),
+    "organisation_address": ("WACHTER_ORGANISATION_ADDRESS", _parse_text),
+    "organisation_contact": ("WACHTER_ORGANISATION_CONTACT", _parse_text),
+    "staff_retention_file": ("WACHTER_STAFF_RETENTION_FILE", _parse_file),
 }
 assert set(_PARSERS) == {f.name for f in fields(Settings)}, "every setting needs a variable"
 

@@ -26,6 +26,8 @@ from web import create_app
 IN_CI = os.environ.get("CI") == "true"
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 TEST_ENCRYPTION_KEY = "dGVzdC1lbmNyeXB0aW9uLWtleS0zMi1ieXRlcy0hISE="  # 32 bytes, base64
+# The identity vault's test key (public: never use it anywhere else).
+TEST_VAULT_KEYS = "ktest:dGVzdC12YXVsdC1rZXktMzItYnl0ZXMtbG9uZyEhISE="
 # argon2id at its cheapest: tests hash many passwords; production cost is in core.Settings.
 CHEAP_ARGON2 = {"argon2_memory_kib": 8, "argon2_time_cost": 1, "argon2_parallelism": 1}
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
@@ -122,6 +124,7 @@ def settings(tmp_path: Path, database: Database) -> Settings:
         database_url=database.engine.url.render_as_string(hide_password=False),
         secret_key=TEST_SECRET_KEY,
         encryption_keys=(TEST_ENCRYPTION_KEY,),
+        vault_keys=TEST_VAULT_KEYS,
         **CHEAP_ARGON2,
     )
 

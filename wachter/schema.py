@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "incidents.deadlines.models",
     "incidents.notifications.models",
     "incidents.feeds.models",
+    "staff_safety.models",
 )
 
 

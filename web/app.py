@@ -9,6 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from access_control.passwords import PasswordHasher
 from access_control.secret_box import SecretBox
 from core import Clock, ConfigError, Settings, SystemClock
+from staff_safety.vault import keyring_for
 from storage import Database
 from web import auth, context, errors, i18n, security
 from web.views import (
@@ -69,6 +70,7 @@ def create_app(
             clock=clock or SystemClock(),
             hasher=PasswordHasher.from_settings(settings),
             box=SecretBox.from_settings(settings),
+            vault=keyring_for(settings),
         ),
     )
     security.init_app(app)  # first: the request id is in every audit entry

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from access_control.passwords import PasswordHasher
 from access_control.secret_box import SecretBox
 from core import Clock, Settings
+from staff_safety.vault_crypto import VaultKeyring
 from storage import Database
 
 _KEY = "wachter"
@@ -26,6 +27,7 @@ class WebContext:
     clock: Clock
     hasher: PasswordHasher
     box: SecretBox
+    vault: VaultKeyring  # the identity vault's keys (staff_safety.vault)
 
 
 def init_app(app: Flask, context: WebContext) -> None:

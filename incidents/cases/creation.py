@@ -27,7 +27,7 @@ from incidents.cases.fields import (
 from incidents.cases.history import record_change
 from incidents.cases.lookup import reference_for
 from incidents.cases.models import Incident, PlaybookVersion, Tlp
-from incidents.cases.states import State
+from incidents.cases.states import machine_for
 from incidents.notifications.outbox import NotificationKind, enqueue
 
 
@@ -55,7 +55,7 @@ def create_incident(
         type=kind.value,
         severity=check_severity(severity).value,
         tlp=check_tlp(tlp).value,
-        state=State.NEW.value,
+        state=machine_for(kind.value).initial.value,
         assignee_id=check_assignable(session, assignee_id, field="assignee_id"),
         reviewer_id=check_assignable(session, reviewer_id, field="reviewer_id"),
         created_at=now,

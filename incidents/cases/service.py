@@ -57,11 +57,20 @@ def transition(
     summary: str | None = None,
     actor: Actor,
     now: datetime,
+    by_workflow: bool = False,
 ) -> Incident:
-    """Move the incident to ``to_state`` if its machine allows it; set its milestones."""
+    """Move the incident to ``to_state`` if its machine allows it; set its milestones.
+
+    ``by_workflow``: the caller is the workflow that guards this type's machine (staff safety).
+    """
     incident = writable_incident(session, incident_id)
     milestones = check_transition(
-        incident.type, incident.state, to_state, resolution=resolution, summary=summary
+        incident.type,
+        incident.state,
+        to_state,
+        resolution=resolution,
+        summary=summary,
+        by_workflow=by_workflow,
     )
     previous = incident.state
     incident.state = to_state
@@ -89,10 +98,12 @@ def transition(
 
 
 def allowed_states(incident: Incident) -> list[State]:
-    """Where the incident can go next (nothing while it is merged)."""
-    if incident.merged_into_id is not None:
+    """Where the incident page can move it next (nothing while it is merged, nor for a type
+    whose workflow lives elsewhere: a staff-safety incident moves on its case page)."""
+    machine = machine_for(incident.type)
+    if incident.merged_into_id is not None or machine.guarded_elsewhere:
         return []
-    return machine_for(incident.type).next_states(incident.state)
+    return machine.next_states(incident.state)
 
 
 @dataclass(frozen=True)

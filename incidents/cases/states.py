@@ -2,10 +2,15 @@
 
 Cyber incidents follow the phases of NIST SP 800-61 (detection and analysis, containment,
 eradication, recovery, post-incident activity); physical incidents a shorter response
-cycle; staff-safety incidents a placeholder that the staff-safety issue replaces. Every
-machine may step back where work really goes back (re-infection during recovery sends a
-cyber incident back to containment), close from triage as a false alarm, and reopen a
-closed incident into triage.
+cycle; staff-safety incidents the ELA/VPT practice (reported, first care, registered, the
+police-report decision, aftercare, measures, evaluation). Every machine may step back where
+work really goes back (re-infection during recovery sends a cyber incident back to
+containment), close from its triage state as a false alarm or duplicate, and reopen a
+closed incident.
+
+The staff-safety machine is *guarded elsewhere*: its steps need facts this package does not
+hold (a risk assessment, a police-report decision, a second person's approval), so only the
+staff-safety workflow (``staff_safety.workflow``) moves it, passing ``by_workflow=True``.
 
 The machines are data: ``machine_for(type)`` answers which states follow a state and
 ``check_transition`` refuses anything else with a ``Conflict`` that names what is allowed.
@@ -35,6 +40,14 @@ class State(StrEnum):
     POST_INCIDENT_REVIEW = "post_incident_review"
     RESPONSE = "response"
     REVIEW = "review"
+    # staff safety (ELA/VPT)
+    REPORTED = "reported"
+    FIRST_CARE = "first_care"
+    REGISTERED = "registered"
+    POLICE_REPORT_DECISION = "police_report_decision"
+    AFTERCARE = "aftercare"
+    MEASURES = "measures"
+    EVALUATION = "evaluation"
     CLOSED = "closed"
     # Not in any machine: an incident merged into another is read-only until un-merged.
     MERGED = "merged"
@@ -56,10 +69,18 @@ FALSE_ALARMS = frozenset({Resolution.FALSE_POSITIVE, Resolution.DUPLICATE, Resol
 @dataclass(frozen=True)
 class StateMachine:
     incident_type: IncidentType
-    states: tuple[State, ...]  # in the order of the work, ``new`` first, ``closed`` last
+    states: tuple[State, ...]  # in the order of the work, the first state first, closed last
     transitions: tuple[tuple[State, State], ...]
     # Reaching one of these the first time sets ``contained_at``.
     contained: frozenset[State]
+    # Where a false alarm (or a duplicate) is recognised and may close.
+    triage: State = State.TRIAGE
+    # Only a workflow outside this package, which checks its own guards, may move it.
+    guarded_elsewhere: bool = False
+
+    @property
+    def initial(self) -> State:
+        return self.states[0]
 
     def __post_init__(self) -> None:
         for source, target in self.transitions:
@@ -75,7 +96,7 @@ class StateMachine:
         """The resolutions a close from ``state`` may carry (none if it cannot close)."""
         if State.CLOSED not in self.next_states(state):
             return []
-        if state == State.TRIAGE:
+        if state == self.triage:
             return [resolution for resolution in Resolution if resolution in FALSE_ALARMS]
         return list(Resolution)
 
@@ -97,7 +118,16 @@ _CYBER_PATH = (
     State.CLOSED,
 )
 _PHYSICAL_PATH = (State.NEW, State.TRIAGE, State.RESPONSE, State.REVIEW, State.CLOSED)
-_STAFF_PATH = (State.NEW, State.TRIAGE, State.RESPONSE, State.CLOSED)
+_STAFF_PATH = (
+    State.REPORTED,
+    State.FIRST_CARE,
+    State.REGISTERED,
+    State.POLICE_REPORT_DECISION,
+    State.AFTERCARE,
+    State.MEASURES,
+    State.EVALUATION,
+    State.CLOSED,
+)
 _REOPEN = (State.CLOSED, State.TRIAGE)
 _FALSE_ALARM = (State.TRIAGE, State.CLOSED)
 
@@ -128,12 +158,24 @@ MACHINES: dict[IncidentType, StateMachine] = {
         ),
         frozenset({State.REVIEW, State.CLOSED}),
     ),
-    # A placeholder until the staff-safety issue brings the ELA/VPT workflow.
+    # ELA/VPT: every report is registered, cared for, considered for a police report,
+    # followed up and evaluated. A duplicate (two colleagues reporting one event) closes
+    # at registration; the guards live in staff_safety.workflow.
     IncidentType.STAFF_SAFETY: StateMachine(
         IncidentType.STAFF_SAFETY,
         _STAFF_PATH,
-        _transitions(_STAFF_PATH, _FALSE_ALARM, (State.RESPONSE, State.TRIAGE), _REOPEN),
-        frozenset({State.CLOSED}),
+        _transitions(
+            _STAFF_PATH,
+            (State.REGISTERED, State.CLOSED),
+            (State.AFTERCARE, State.POLICE_REPORT_DECISION),  # the victim changed their mind
+            (State.MEASURES, State.AFTERCARE),
+            (State.EVALUATION, State.MEASURES),  # the evaluation finds more is needed
+            (State.CLOSED, State.EVALUATION),
+        ),
+        # The immediate danger is over once the employee had first care.
+        frozenset(_STAFF_PATH[2:]),
+        triage=State.REGISTERED,
+        guarded_elsewhere=True,
     ),
 }
 
@@ -164,9 +206,20 @@ def check_transition(
     *,
     resolution: str | None,
     summary: str | None,
+    by_workflow: bool = False,
 ) -> Milestones:
-    """Refuse a transition the machine does not allow, or a close without its reasons."""
+    """Refuse a transition the machine does not allow, or a close without its reasons.
+
+    A machine guarded elsewhere refuses every transition not made ``by_workflow``.
+    """
     machine = machine_for(incident_type)
+    if machine.guarded_elsewhere and not by_workflow:
+        raise Conflict(
+            N_(
+                "A staff-safety incident moves through its staff-safety workflow, "
+                "on the staff-safety case page."
+            )
+        )
     allowed = machine.next_states(current)
     if target not in allowed:
         raise Conflict(
@@ -181,7 +234,7 @@ def check_transition(
     if target == State.CLOSED:
         _check_close(machine, current, resolution, summary)
     return Milestones(
-        acknowledges=current == State.NEW,
+        acknowledges=current == machine.initial,
         contains=target in machine.contained,
         closes=target == State.CLOSED,
         reopens=current == State.CLOSED,
