@@ -337,6 +337,7 @@ class ReportUpdate(Base):
     # prosecution_decision, outcome, damage_recovered, aftercare_contact, measure_taken, closed
     kind: Mapped[str] = mapped_column(String(40))
     details: Mapped[str] = mapped_column(Text, default="{}")  # JSON, safe for the reporter
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # the reporter read it
 
 
 class ReportTombstone(Base):

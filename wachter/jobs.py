@@ -193,6 +193,7 @@ def jobs_for(settings: Settings) -> tuple[Job, ...]:
             interval=timedelta(seconds=5),
             run=delivery_run(settings),
         ),
+        # --- staff safety jobs ---
     )
 
 

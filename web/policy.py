@@ -146,6 +146,10 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("webhooks.replay", "POST"): _console(Permission.FEEDS_ADMIN),
     # --- CEF and STIX ---
     ("api.alerts_stix", "GET"): Rule(Access.TOKEN),
+    # --- staff safety: the report form, my reports, /api/v1/reports ---
+    # --- staff safety: cases, workflow, approvals, identity reveal ---
+    # --- staff safety: measures register ---
+    # --- staff safety: dossier, statistics, retention ---
 }
 
 

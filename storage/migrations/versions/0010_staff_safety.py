@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-11-30 08:54:32.156560
+Create Date: 2026-11-30 08:55:40.588830
 """
 
 from __future__ import annotations
@@ -332,6 +332,7 @@ def upgrade() -> None:
         sa.Column("occurred_at", storage.types.UTCDateTime(timezone=True), nullable=False),
         sa.Column("kind", sa.String(length=40), nullable=False),
         sa.Column("details", sa.Text(), nullable=False),
+        sa.Column("seen_at", storage.types.UTCDateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["report_id"],
             ["staff_report.id"],
