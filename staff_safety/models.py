@@ -121,6 +121,9 @@ class StaffReport(Base):
     perpetrator_known: Mapped[str] = mapped_column(Text, default="")  # description, no names
     wants_aftercare: Mapped[bool | None] = mapped_column(Boolean)
     wants_police_report: Mapped[bool | None] = mapped_column(Boolean)
+    # A draft's identifying fields (victim, witnesses, perpetrator) as one JSON object sealed
+    # with the vault key for record ``draft:<id>``; moved into the vault on submission.
+    draft_people: Mapped[bytes | None] = mapped_column(LargeBinary)
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

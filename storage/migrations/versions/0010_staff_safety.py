@@ -2,7 +2,7 @@
 
 Revision ID: 0010
 Revises: 0009
-Create Date: 2026-11-30 08:55:40.588830
+Create Date: 2026-11-30 08:56:26.208969
 """
 
 from __future__ import annotations
@@ -167,6 +167,7 @@ def upgrade() -> None:
         sa.Column("perpetrator_known", sa.Text(), nullable=False),
         sa.Column("wants_aftercare", sa.Boolean(), nullable=True),
         sa.Column("wants_police_report", sa.Boolean(), nullable=True),
+        sa.Column("draft_people", sa.LargeBinary(), nullable=True),
         sa.Column(
             "incident_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
         ),
