@@ -12,6 +12,7 @@ from wachter.cli import (
     service,
     tokens,
     users,
+    vault,
 )
 from wachter.cli.base import cli
 
@@ -29,6 +30,7 @@ __all__ = [
     "service",
     "tokens",
     "users",
+    "vault",
 ]
 
 
