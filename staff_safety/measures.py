@@ -19,6 +19,7 @@ start to its expiry; a longer one is a new decision after review.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
@@ -258,6 +259,22 @@ def expire_measures(
     for measure in past:
         _end(session, measure, EXPIRED_REASON, "measure_expired", actor=actor, now=now)
     return len(past)
+
+
+def lists_job_run(
+    keyring: Callable[[], VaultKeyring], *, timezone: str = DEFAULT_TIMEZONE
+) -> Callable[[Session, datetime], None]:
+    """The job ``staff_safety.sync_detection_lists``: end what expired, rebuild the lists.
+
+    Run every 5 minutes, so an expiry and the end of the 14-day doxing window take effect
+    without anyone acting. ``keyring`` is called at the first run (not when jobs are listed).
+    """
+
+    def run(session: Session, now: datetime) -> None:
+        expire_measures(session, now=now, actor=Actor.system(), timezone=timezone)
+        sync_detection_lists(session, keyring(), now=now, timezone=timezone)
+
+    return run
 
 
 def get_measure(session: Session, measure_id: int) -> PerpetratorMeasure:

@@ -13,8 +13,8 @@ from access_control import Actor
 from access_control.models import AuditEntry
 from detection_rules.service import get_lists
 from staff_safety.detection_feed import LISTS, phone_digits, sync_detection_lists
-from staff_safety.measures import decide_measure, end_measure
-from staff_safety.models import StaffReport
+from staff_safety.measures import decide_measure, end_measure, find_measures, lists_job_run
+from staff_safety.models import MeasureStatus, StaffReport
 from staff_safety.vault import Person, keep_identity
 from tests.factories import make_user
 from tests.unit.staff_safety.test_measures import (
@@ -192,3 +192,16 @@ def test_a_sync_with_nothing_changed_writes_no_audit_entry(db_session):
     sync_detection_lists(db_session, KEYRING, now=NOW + timedelta(minutes=5))
 
     assert len(db_session.scalars(select(AuditEntry.id)).all()) == before
+
+
+def test_the_job_ends_expired_measures_and_empties_their_lists(db_session):
+    case = make_case(db_session, perpetrator=LOUD)
+    activate(db_session, case)
+    run = lists_job_run(lambda: KEYRING, timezone="Europe/Amsterdam")
+
+    run(db_session, NOW + timedelta(days=1))
+    assert lists(db_session)["banned_persons"] == (case.perpetrator,)
+    run(db_session, NOW + timedelta(days=181))
+
+    assert lists(db_session)["banned_persons"] == ()
+    assert find_measures(db_session, status=MeasureStatus.ENDED)[0].end_reason == "expired"
