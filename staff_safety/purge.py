@@ -23,6 +23,7 @@ Measures against a perpetrator are a register of their own and are not purged he
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Final
@@ -50,6 +51,7 @@ from staff_safety.models import (
 )
 from staff_safety.retention import purge_due_at, retention_years, years_for
 from staff_safety.statistics import is_aftercare_taken, is_reported_to_police, month_of
+from staff_safety.vault import keyring_for
 from staff_safety.vault_crypto import VaultKeyring
 
 DRAFT_DAYS: Final = 30
@@ -111,6 +113,16 @@ def purge_expired(
         )
         purged += 1
     return purged + _purge_drafts(session, now=now, actor=who, limit=max(limit - purged, 0))
+
+
+def purge_run(settings: Settings) -> Callable[[Session, datetime], bool]:
+    """The daily job: one batch per transaction, True while more may be waiting."""
+
+    def run(session: Session, now: datetime) -> bool:
+        keyring = keyring_for(settings)
+        return purge_expired(session, keyring, now=now, settings=settings) >= BATCH
+
+    return run
 
 
 def _purge_report(
