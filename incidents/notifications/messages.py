@@ -34,6 +34,15 @@ _DEADLINE_NAMES = {
     "acknowledge": ("in behandeling nemen", "acknowledge"),
     "contain": ("indammen", "contain"),
     "resolve": ("afhandelen", "resolve"),
+    # staff safety (staff_safety.deadlines.DeadlineKind)
+    "police_report": (
+        "besluit over aangifte (2 werkdagen)",
+        "police-report decision (2 working days)",
+    ),
+    "aftercare_contact": ("contact voor nazorg (72 uur)", "aftercare contact (72 hours)"),
+    "aftercare_reoffer": ("nazorg opnieuw aanbieden (2 weken)", "offer aftercare again (2 weeks)"),
+    "check_in_6_weeks": ("contactmoment na 6 weken", "check-in after 6 weeks"),
+    "check_in_3_months": ("contactmoment na 3 maanden", "check-in after 3 months"),
 }
 # (Dutch subject, English subject, Dutch opening line, English opening line) per kind.
 _KINDS = {

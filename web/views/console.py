@@ -22,6 +22,9 @@ def index() -> Response:
         return redirect(url_for("auth.login"))  # type: ignore[return-value]
     if Permission.CONSOLE in permissions_of(user.role):
         return redirect(url_for("console.dashboard"))  # type: ignore[return-value]
+    if Permission.REPORT_SUBMIT in permissions_of(user.role):
+        # Staff come to report, or to see what became of a report.
+        return redirect(url_for("reports.mine"))  # type: ignore[return-value]
     return redirect(url_for("account.show"))  # type: ignore[return-value]
 
 

@@ -57,6 +57,13 @@ def test_a_breach_email_says_it_in_dutch_first_then_in_english():
     assert "Open the incident: https://wachter.example.nl/incidents/42" in english
 
 
+def test_a_staff_safety_breach_names_its_deadline_in_both_languages():
+    text = email_text(notification(deadline="police_report", type="staff_safety"), SETTINGS)
+    dutch, english = text.body.split("\n---\n")
+    assert "Termijn: besluit over aangifte (2 werkdagen), verstreken op" in dutch
+    assert "Deadline: police-report decision (2 working days), passed at" in english
+
+
 @pytest.mark.parametrize(
     ("kind", "subject"),
     [
