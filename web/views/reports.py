@@ -48,16 +48,14 @@ from incidents.evidence import (
     check_upload_count,
 )
 from staff_safety.models import Category, Location, ReportStatus, StaffReport
+from staff_safety.report_facts import ReportFacts, list_reports, report_facts
 from staff_safety.report_input import InvalidReport, ReportInput, parse_report_form
 from staff_safety.reports import (
-    ReportFacts,
     delete_draft,
     draft_input,
-    list_reports,
     my_reports,
     own_draft,
     own_report,
-    report_facts,
     reporter_actor,
     reporter_view,
     save_draft,

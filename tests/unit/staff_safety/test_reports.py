@@ -14,10 +14,10 @@ from access_control import Actor
 from access_control.models import AuditEntry
 from core import NotFound
 from staff_safety.models import Category, Location, ReportPerson, StaffReport, VaultIdentity
+from staff_safety.report_facts import list_reports
 from staff_safety.report_input import InvalidReport, ReportInput, check_complete, parse_report_form
 from staff_safety.reports import (
     draft_input,
-    list_reports,
     my_reports,
     own_draft,
     own_report,
