@@ -173,3 +173,20 @@ def test_a_legal_hold_needs_a_reason_and_can_be_released(
 
 def test_a_legal_hold_is_not_set_with_get(client, officer, case_id):
     assert client.get(f"/staff-safety/cases/{case_id}/legal-hold").status_code == 405
+
+
+def test_the_case_page_places_and_releases_the_legal_hold(client, officer, case_id):
+    page = client.get(f"/staff-safety/cases/{case_id}").get_data(as_text=True)
+    assert f'action="/staff-safety/cases/{case_id}/legal-hold"' in page
+    assert f'href="/staff-safety/cases/{case_id}/dossier.pdf"' in page
+
+    held = client.post(
+        f"/staff-safety/cases/{case_id}/legal-hold",
+        data={"csrf_token": _token(client), "reason": "Strafzaak OM 12-345678-26"},
+    )
+
+    assert held.headers["Location"].endswith(f"/staff-safety/cases/{case_id}")
+    page = client.get(f"/staff-safety/cases/{case_id}").get_data(as_text=True)
+    assert "Strafzaak OM 12-345678-26" in page
+    assert f'action="/staff-safety/cases/{case_id}/legal-hold/release"' in page
+    assert f'action="/staff-safety/cases/{case_id}/legal-hold"' not in page

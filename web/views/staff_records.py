@@ -86,14 +86,14 @@ def statistics_export() -> Response:
 def legal_hold(incident_id: int) -> Response:
     set_legal_hold(db_session(), incident_id, _reason(), current_actor(), _now())
     flash(_("The case is on legal hold: it is not purged until the hold is released."), "info")
-    return redirect(url_for("incidents.show", incident_id=incident_id), 303)  # type: ignore[return-value]
+    return redirect(url_for("staff_safety.case", incident_id=incident_id), 303)  # type: ignore[return-value]
 
 
 @blueprint.post("/staff-safety/cases/<int:incident_id>/legal-hold/release")
 def release_hold(incident_id: int) -> Response:
     release_legal_hold(db_session(), incident_id, _reason(), current_actor(), _now())
     flash(_("The legal hold was released: the retention period applies again."), "info")
-    return redirect(url_for("incidents.show", incident_id=incident_id), 303)  # type: ignore[return-value]
+    return redirect(url_for("staff_safety.case", incident_id=incident_id), 303)  # type: ignore[return-value]
 
 
 @blueprint.get("/staff-safety/retention")
