@@ -53,6 +53,7 @@ class Scope(StrEnum):
     ALERTS_READ = "alerts:read"
     INCIDENTS_READ = "incidents:read"
     INCIDENTS_WRITE = "incidents:write"
+    REPORTS_READ = "reports:read"  # aggression reports: facts and pseudonyms, no free text
 
 
 class TokenState(StrEnum):

@@ -6,6 +6,7 @@ that holds the job's lease, so adding workers never runs a job twice.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import secrets
@@ -28,6 +29,10 @@ from incidents.feeds.cef_sender import send_cef
 from incidents.feeds.retention import purge_feed
 from incidents.notifications import delivery_run
 from ingest import dead_letters, pipeline
+from staff_safety.deadline_job import staff_deadline_run
+from staff_safety.measures import lists_job_run
+from staff_safety.purge import purge_run
+from staff_safety.vault import keyring_for
 from storage import Database, acquire_lease, release_lease
 from storage.events import purge_events
 
@@ -194,6 +199,19 @@ def jobs_for(settings: Settings) -> tuple[Job, ...]:
             run=delivery_run(settings),
         ),
         # --- staff safety jobs ---
+        Job(name="staff_safety.purge_expired", interval=timedelta(days=1), run=purge_run(settings)),
+        Job(
+            name="staff_safety.escalate_deadlines",
+            interval=timedelta(seconds=60),
+            run=staff_deadline_run(settings.timezone),
+        ),
+        Job(
+            name="staff_safety.sync_detection_lists",
+            interval=timedelta(minutes=5),
+            run=lists_job_run(
+                functools.cache(lambda: keyring_for(settings)), timezone=settings.timezone
+            ),
+        ),
     )
 
 

@@ -28,7 +28,11 @@ from web.views import (
     incidents_api,  # noqa: F401 - adds /api/v1/incidents to the api blueprint
     ingest_api,  # noqa: F401 - adds POST /api/v1/events to the api blueprint
     ops,
+    reports,  # also adds /api/v1/reports to the api blueprint
     rules,
+    staff_cases,
+    staff_measures,
+    staff_records,
     stix_api,  # noqa: F401 - adds GET /api/v1/alerts/stix to the api blueprint
     webhooks,
 )
@@ -93,4 +97,8 @@ def create_app(
     app.register_blueprint(incidents.blueprint)
     app.register_blueprint(evidence.blueprint)
     app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(staff_cases.blueprint)
+    app.register_blueprint(staff_measures.blueprint)
+    app.register_blueprint(reports.blueprint)
+    app.register_blueprint(staff_records.blueprint)
     return app

@@ -147,9 +147,56 @@ POLICY: dict[tuple[str, str], Rule] = {
     # --- CEF and STIX ---
     ("api.alerts_stix", "GET"): Rule(Access.TOKEN),
     # --- staff safety: the report form, my reports, /api/v1/reports ---
+    ("reports.new", "GET"): _console(Permission.REPORT_SUBMIT),
+    ("reports.new", "POST"): _console(Permission.REPORT_SUBMIT),
+    ("reports.draft", "GET"): _console(Permission.REPORT_SUBMIT),
+    ("reports.draft", "POST"): _console(Permission.REPORT_SUBMIT),
+    ("reports.delete", "POST"): _console(Permission.REPORT_SUBMIT),
+    ("reports.mine", "GET"): _console(Permission.REPORT_SUBMIT),
+    ("reports.show", "GET"): _console(Permission.REPORT_SUBMIT),
+    ("reports.add_evidence_later", "POST"): _console(Permission.REPORT_SUBMIT),
+    ("api.list_reports", "GET"): Rule(Access.TOKEN),
+    ("api.get_report", "GET"): Rule(Access.TOKEN),
     # --- staff safety: cases, workflow, approvals, identity reveal ---
+    ("staff_safety.cases", "GET"): _console(Permission.REPORTS_READ),
+    ("staff_safety.case", "GET"): _console(Permission.REPORTS_READ),
+    **{
+        (f"staff_safety.{name}", "POST"): _console(
+            Permission.REPORTS_READ | Permission.INCIDENTS_WRITE
+        )
+        for name in (
+            "advance",
+            "first_care",
+            "register",
+            "police_decision",
+            "police_filing",
+            "police_prosecution",
+            "police_damage",
+            "record_aftercare",
+            "manager",
+            "evaluation",
+            "decide",
+        )
+    },
+    # Who a pseudonym is: the role, a fresh password+TOTP confirmation and a stated reason.
+    ("staff_safety.reveal", "GET"): _console(Permission.IDENTITY_REVEAL, step_up=True),
+    ("staff_safety.reveal", "POST"): _console(Permission.IDENTITY_REVEAL, step_up=True),
     # --- staff safety: measures register ---
+    ("staff_measures.register", "GET"): _console(Permission.REPORTS_READ),
+    ("staff_measures.propose", "POST"): _console(
+        Permission.REPORTS_READ | Permission.INCIDENTS_WRITE
+    ),
+    ("staff_measures.decide", "POST"): _console(
+        Permission.REPORTS_READ | Permission.INCIDENTS_WRITE
+    ),
+    ("staff_measures.end", "POST"): _console(Permission.REPORTS_READ | Permission.INCIDENTS_WRITE),
     # --- staff safety: dossier, statistics, retention ---
+    ("staff_records.dossier", "GET"): _console(Permission.EXPORT, step_up=True),
+    ("staff_records.statistics", "GET"): _console(Permission.REPORTS_READ),
+    ("staff_records.statistics_export", "GET"): _console(Permission.EXPORT, step_up=True),
+    ("staff_records.legal_hold", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("staff_records.release_hold", "POST"): _console(Permission.INCIDENTS_WRITE),
+    ("staff_records.retention", "GET"): _console(Permission.REPORTS_READ),
 }
 
 

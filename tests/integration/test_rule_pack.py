@@ -48,7 +48,15 @@ from tests.factories import make_user
 
 PACK = Path(detection_rules.__file__).parent / "packs"
 BADGE_MAPPING = Path(__file__).resolve().parents[2] / "docs" / "examples" / "badge-mapping.toml"
-LISTS = {"admin_accounts": ["root", "beheerder"], "office_networks": ["10.20.0.0/16"]}
+LISTS = {
+    "admin_accounts": ["root", "beheerder"],
+    "office_networks": ["10.20.0.0/16"],
+    # filled from the measures register and the vault (tests/integration/test_staff_rule_pack.py)
+    "banned_persons": [],
+    "banned_identifiers": [],
+    "contact_restricted": [],
+    "doxing_targets": [],
+}
 # Monday 30 November 2026; office hours are 07:00-19:00 Europe/Amsterdam (UTC+1).
 DAY = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 NIGHT = datetime(2026, 11, 30, 22, 30, tzinfo=UTC)
@@ -154,7 +162,7 @@ def test_every_pack_rule_loads_validates_and_compiles_with_a_stable_id():
     rules = pack()
     identifiers = [entry.rule.id for source in load_rules([PACK]) for entry in source.loaded]
 
-    assert len(rules.names) == len(identifiers) == 25
+    assert len(rules.names) == len(identifiers) == 35
     assert len(set(identifiers)) == len(identifiers)
     assert all(identifier is not None for identifier in identifiers)
 
