@@ -116,10 +116,15 @@ def purge_expired(
 
 
 def purge_run(settings: Settings) -> Callable[[Session, datetime], bool]:
-    """The daily job: one batch per transaction, True while more may be waiting."""
+    """The daily job: one batch per transaction, True while more may be waiting.
+
+    The retention file and the vault keys are read once here, when ``serve`` or ``worker``
+    makes its jobs: a bad file stops the start with its file and line, not a night later.
+    """
+    retention_years(settings)
+    keyring = keyring_for(settings)
 
     def run(session: Session, now: datetime) -> bool:
-        keyring = keyring_for(settings)
         return purge_expired(session, keyring, now=now, settings=settings) >= BATCH
 
     return run

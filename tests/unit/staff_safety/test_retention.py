@@ -39,6 +39,7 @@ from staff_safety.retention import (
 from staff_safety.statistics import Period, report_statistics
 from staff_safety.vault import Person, keyring_for
 from tests.unit.staff_safety.test_dossier import OFFICER, submitted_report
+from wachter.jobs import jobs_for
 
 NOW = datetime(2029, 6, 1, 3, 0, tzinfo=UTC)
 SUBMITTED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -87,6 +88,15 @@ def test_a_bad_retention_file_is_refused_with_its_file_and_line(
     assert refused.value.variable == "WACHTER_STAFF_RETENTION_FILE"
     assert f"{tmp_path / 'retention.yml'}" in str(refused.value)
     assert problem in str(refused.value)
+
+
+def test_a_bad_retention_file_stops_the_jobs_from_being_made(
+    settings: Settings, tmp_path: Path
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        jobs_for(_with_file(settings, tmp_path, "verbal_abus: 4\n"))
+
+    assert "line 1: unknown category 'verbal_abus'" in str(refused.value)
 
 
 def test_a_legal_hold_is_set_and_released_with_a_reason_audited_and_on_the_timeline(
