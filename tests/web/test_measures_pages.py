@@ -25,6 +25,7 @@ def case(rollback_database):
 
 @pytest.fixture
 def officer(app, client, clock):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the tests read English messages
     account = enrolled_user(app, role="security_officer", username="officier1")
     sign_in(client, account, clock)
     return account
@@ -33,6 +34,7 @@ def officer(app, client, clock):
 @pytest.fixture
 def second(app, clock):
     other = app.test_client()
+    other.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
     sign_in(other, enrolled_user(app, role="security_officer", username="officier2"), clock)
     return other
 

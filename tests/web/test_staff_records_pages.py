@@ -36,6 +36,7 @@ def case_id(settings, rollback_database):
 
 @pytest.fixture
 def officer(app, client, clock):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the tests read English words
     account = enrolled_user(app, role="security_officer", username="officier")
     sign_in(client, account, clock)
     return account
