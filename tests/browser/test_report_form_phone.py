@@ -65,8 +65,8 @@ def test_a_member_of_staff_reports_on_a_phone_in_dutch_and_english(browser, live
     started = time.monotonic()
     page.goto(f"{live_server.base_url}/reports/new")
     assert no_horizontal_scroll(page)
-    # Dutch (the titles follow once the lead's catalogue has the form's strings)
     assert page.get_attribute("html", "lang") == "nl"
+    assert page.title().startswith("Agressie melden")
     SCREENSHOT.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     number = fill_and_send(
@@ -74,6 +74,7 @@ def test_a_member_of_staff_reports_on_a_phone_in_dutch_and_english(browser, live
     )
     assert time.monotonic() - started < 120
     assert NUMBER.fullmatch(number)
+    assert "Wat er nu gebeurt" in page.content()
     assert no_horizontal_scroll(page)
     page.goto(f"{live_server.base_url}/reports/mine")
     assert number in page.content()
