@@ -27,12 +27,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from access_control import Actor, Role, record_audit
+from access_control import Role
 from access_control.models import User
 from incidents.cases.models import Incident
 from incidents.cases.states import State
-from incidents.cases.timeline import add_entry
-from incidents.notifications import NotificationKind, enqueue
+from incidents.deadlines.escalation import escalate_breach
 from staff_safety.calendar import WorkingDays
 from staff_safety.deadlines import Deadline, DeadlineKind, StaffSafetyDeadlines, breached
 from staff_safety.models import PoliceDecision, StaffCase, StaffDeadlineBreach, StaffReport
@@ -125,47 +124,15 @@ def _record(
     breach_id = session.execute(statement).scalar_one_or_none()
     if breach_id is None:
         return False  # another worker escalated it first
-    details: dict[str, str | int] = {
-        "deadline": deadline.kind.value,
-        "due_at": deadline.due_at.isoformat(),
-        "breach": breach_id,
-    }
-    system = Actor.system()
-    record_audit(
+    escalate_breach(
         session,
-        actor=system,
+        incident,
         action="staff_case.deadline_breached",
-        target=f"incident:{incident.id}",
-        outcome="success",
-        now=now,
-        details=details,
-    )
-    add_entry(
-        session,
-        incident_id=incident.id,
-        kind="deadline_breached",
-        actor=system.name,
-        now=now,
-        details=details,
-    )
-    enqueue(
-        session,
-        kind=NotificationKind.DEADLINE_BREACH,
-        incident_id=incident.id,
+        deadline=deadline.kind.value,
+        due_at=deadline.due_at,
+        breach_id=breach_id,
         user_ids=recipients(session, incident, case),
-        payload={
-            "reference": incident.reference,
-            "title": incident.title,
-            "type": incident.type,
-            "severity": incident.severity,
-            "deadline": deadline.kind.value,
-            "due_at": deadline.due_at.isoformat(),
-        },
         now=now,
-    )
-    log.warning(
-        "staff-safety deadline breached",
-        extra={"wachter.incident_id": incident.id, "wachter.deadline": deadline.kind.value},
     )
     return True
 

@@ -11,7 +11,7 @@ active security officer; notification webhooks get one too (``outbox.enqueue``).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -87,15 +87,41 @@ def _record_breach(
     breach_id = session.execute(statement).scalar_one_or_none()
     if breach_id is None:
         return False  # another worker escalated it first
+    escalate_breach(
+        session,
+        incident,
+        action="incident.deadline_breached",
+        deadline=deadline.kind.value,
+        due_at=deadline.due_at,
+        breach_id=breach_id,
+        user_ids=_recipients(session, incident),
+        now=now,
+    )
+    return True
+
+
+def escalate_breach(
+    session: Session,
+    incident: Incident,
+    *,
+    action: str,
+    deadline: str,
+    due_at: datetime,
+    breach_id: int,
+    user_ids: Sequence[int],
+    now: datetime,
+) -> None:
+    """What a breach leaves, once: an audit entry (``action``), a timeline entry, a
+    notification to ``user_ids`` and a log line. Also used for staff-safety deadlines."""
     details: dict[str, str | int] = {
-        "deadline": deadline.kind.value,
-        "due_at": deadline.due_at.isoformat(),
+        "deadline": deadline,
+        "due_at": due_at.isoformat(),
         "breach": breach_id,
     }
     record_audit(
         session,
         actor=Actor.system(),
-        action="incident.deadline_breached",
+        action=action,
         target=f"incident:{incident.id}",
         outcome="success",
         now=now,
@@ -113,22 +139,21 @@ def _record_breach(
         session,
         kind=NotificationKind.DEADLINE_BREACH,
         incident_id=incident.id,
-        user_ids=_recipients(session, incident),
+        user_ids=user_ids,
         payload={
             "reference": incident.reference,
             "title": incident.title,
             "type": incident.type,
             "severity": incident.severity,
-            "deadline": deadline.kind.value,
-            "due_at": deadline.due_at.isoformat(),
+            "deadline": deadline,
+            "due_at": due_at.isoformat(),
         },
         now=now,
     )
     log.warning(
         "incident deadline breached",
-        extra={"wachter.incident_id": incident.id, "wachter.deadline": deadline.kind.value},
+        extra={"wachter.incident_id": incident.id, "wachter.deadline": deadline},
     )
-    return True
 
 
 def _recipients(session: Session, incident: Incident) -> list[int]:
