@@ -24,22 +24,22 @@ actors and who uploaded a file are left out (the reporter may be either).
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Final
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from access_control import Actor, record_audit
+from access_control import Actor
 from core import NotFound
 from core.i18n import N_
 from core.settings import Settings
 from incidents.cases.models import Incident, IncidentType
-from incidents.cases.timeline import add_entry, entries
-from incidents.evidence import ManifestEntry, manifest, record_listed_in_report
+from incidents.cases.timeline import entries
+from incidents.evidence import ManifestEntry, manifest
+from incidents.reports.pdf import record_export
 from staff_safety.dossier_pdf import Translate, render_dossier
 from staff_safety.models import CHANNEL_OF, Location, ReportPerson, StaffCase, StaffReport
 from staff_safety.vault import identity_by_pseudonym, keyring_for, open_identity
@@ -258,35 +258,20 @@ def generate_dossier(
 def _record_export(
     session: Session, content: DossierContent, document: bytes, *, actor: Actor, now: datetime
 ) -> None:
-    evidence_ids = [item.evidence_id for item in content.evidence]
-    record_listed_in_report(
-        session,
-        evidence_ids,
-        report=f"police dossier {content.incident_reference} {now.astimezone(UTC).isoformat()}",
-        actor=actor,
-        now=now,
-    )
-    add_entry(
+    record_export(
         session,
         incident_id=content.incident_id,
-        kind="dossier_exported",
-        actor=actor.name,
-        now=now,
-        details={"evidence_listed": len(evidence_ids)},
-    )
-    record_audit(
-        session,
-        actor=actor,
+        evidence_ids=[item.evidence_id for item in content.evidence],
+        report_label=f"police dossier {content.incident_reference}",
+        timeline_kind="dossier_exported",
         action="staff_case.dossier_exported",
-        target=f"incident:{content.incident_id}",
-        outcome="success",
-        now=now,
         details={
             "reference": content.incident_reference,
             "report": content.report_number,
-            "evidence_listed": len(evidence_ids),
             "people": len(content.people),
             "redacted": content.redactions,
-            "sha256": hashlib.sha256(document).hexdigest(),
         },
+        document=document,
+        actor=actor,
+        now=now,
     )

@@ -321,18 +321,46 @@ def _record_export(
     session: Session, content: ReportContent, document: bytes, *, actor: Actor, now: datetime
 ) -> None:
     incident = content.incident
-    evidence_ids = [item.evidence_id for item in content.evidence]
+    record_export(
+        session,
+        incident_id=incident.id,
+        evidence_ids=[item.evidence_id for item in content.evidence],
+        report_label=incident.reference,
+        timeline_kind="report_exported",
+        action="incident.report_exported",
+        details={"reference": incident.reference},
+        document=document,
+        actor=actor,
+        now=now,
+    )
+
+
+def record_export(
+    session: Session,
+    *,
+    incident_id: int,
+    evidence_ids: list[int],
+    report_label: str,
+    timeline_kind: str,
+    action: str,
+    details: dict[str, str | int | None],
+    document: bytes,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """What exporting a document about an incident leaves: each listed file's custody entry,
+    a timeline entry and an audit entry with the document's SHA-256 (the police dossier too)."""
     record_listed_in_report(
         session,
         evidence_ids,
-        report=f"{incident.reference} {now.astimezone(UTC).isoformat()}",
+        report=f"{report_label} {now.astimezone(UTC).isoformat()}",
         actor=actor,
         now=now,
     )
     add_entry(
         session,
-        incident_id=incident.id,
-        kind="report_exported",
+        incident_id=incident_id,
+        kind=timeline_kind,
         actor=actor.name,
         now=now,
         details={"evidence_listed": len(evidence_ids)},
@@ -340,12 +368,12 @@ def _record_export(
     record_audit(
         session,
         actor=actor,
-        action="incident.report_exported",
-        target=f"incident:{incident.id}",
+        action=action,
+        target=f"incident:{incident_id}",
         outcome="success",
         now=now,
         details={
-            "reference": incident.reference,
+            **details,
             "evidence_listed": len(evidence_ids),
             "sha256": hashlib.sha256(document).hexdigest(),
         },
