@@ -24,6 +24,7 @@ test: install-test
 	bash scripts/ensure-postgres
 	bash scripts/ensure-chromium
 	bash scripts/ensure-rsyslog
+	bash scripts/ensure-search-nodes
 	$(MAKE) --no-print-directory lint typecheck imports pytest
 
 $(BIN)/python:

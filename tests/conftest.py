@@ -21,6 +21,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from core import FixedClock, Settings
 from storage import Database, migrate
 from tests.support.postgres import TemporaryCluster, find_server_binaries
+from tests.support.search_nodes import (
+    ELASTICSEARCH,
+    OPENSEARCH,
+    Distribution,
+    NodeUnavailable,
+    SearchNode,
+)
 from web import create_app
 
 IN_CI = os.environ.get("CI") == "true"
@@ -38,6 +45,30 @@ def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} (CI=true: required)")
     pytest.skip(reason)
+
+
+def _search_node(distribution: Distribution) -> Iterator[SearchNode]:
+    node = SearchNode(distribution)
+    try:
+        node.start()
+    except NodeUnavailable as reason:
+        unavailable(f"{distribution.name} test node: {reason} (make test fetches it)")
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_node() -> Iterator[SearchNode]:
+    """A real single-node Elasticsearch 9 on loopback for this test process."""
+    yield from _search_node(ELASTICSEARCH)
+
+
+@pytest.fixture(scope="session")
+def opensearch_node() -> Iterator[SearchNode]:
+    """A real single-node OpenSearch 3 on loopback for this test process."""
+    yield from _search_node(OPENSEARCH)
 
 
 @pytest.fixture(scope="session")
