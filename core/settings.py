@@ -66,6 +66,25 @@ def _parse_http_url(raw: str) -> str:
     return url
 
 
+_INDEX_NAME = re.compile(r"[a-z0-9][a-z0-9_.-]{0,99}")
+_INDEX_PATTERN = re.compile(r"[a-z0-9_.*-]{1,255}")
+
+
+def _parse_index_prefix(raw: str) -> str:
+    text = raw.strip()
+    if not _INDEX_NAME.fullmatch(text):
+        raise ValueError(f"{text!r} is not a lower-case index name prefix (a-z, 0-9, _ . -)")
+    return text
+
+
+def _parse_index_patterns(raw: str) -> tuple[str, ...]:
+    patterns = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for pattern in patterns:
+        if not _INDEX_PATTERN.fullmatch(pattern) or pattern.startswith(("-", "_")):
+            raise ValueError(f"{pattern!r} is not an index pattern (lower case, *, e.g. logs-*)")
+    return patterns
+
+
 def _parse_database_url(raw: str) -> str:
     url = raw.strip()
     if "://" not in url:
@@ -131,6 +150,17 @@ class Settings:
     data_dir: Path
     database_url: str
     elasticsearch_url: str | None = None
+    # Scale-out (docs/scale-out.md): which server that URL is, how to authenticate beyond
+    # the URL's user:password, the prefix of Wachter's own indices, and the scheduled Sigma
+    # searches: which index patterns they run on (empty: Wachter's own events), how often,
+    # and how far each run looks back past the previous one (events arrive late).
+    elasticsearch_kind: str = "elasticsearch"
+    elasticsearch_api_key: str | None = field(default=None, repr=False)
+    elasticsearch_ca: Path | None = None
+    elasticsearch_index_prefix: str = "wachter"
+    detection_indices: tuple[str, ...] = ()
+    detection_interval_seconds: int = 60
+    detection_lookback_seconds: int = 120
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     http_threads: int = 8
@@ -301,6 +331,16 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "data_dir": ("WACHTER_DATA_DIR", str.strip),
     "database_url": ("WACHTER_DATABASE_URL", _parse_database_url),
     "elasticsearch_url": ("WACHTER_ELASTICSEARCH_URL", _parse_http_url),
+    "elasticsearch_kind": (
+        "WACHTER_ELASTICSEARCH_KIND",
+        _parse_choice("elasticsearch", "opensearch"),
+    ),
+    "elasticsearch_api_key": ("WACHTER_ELASTICSEARCH_API_KEY", str.strip),
+    "elasticsearch_ca": ("WACHTER_ELASTICSEARCH_CA", _parse_file),
+    "elasticsearch_index_prefix": ("WACHTER_ELASTICSEARCH_INDEX_PREFIX", _parse_index_prefix),
+    "detection_indices": ("WACHTER_DETECTION_INDICES", _parse_index_patterns),
+    "detection_interval_seconds": ("WACHTER_DETECTION_INTERVAL", _parse_int(5, 3600)),
+    "detection_lookback_seconds": ("WACHTER_DETECTION_LOOKBACK", _parse_int(0, 86400)),
     "http_host": ("WACHTER_HTTP_HOST", _parse_host),
     "http_port": ("WACHTER_HTTP_PORT", _parse_int(0, 65535)),
     "http_threads": ("WACHTER_HTTP_THREADS", _parse_int(1, 256)),

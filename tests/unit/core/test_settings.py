@@ -51,6 +51,8 @@ def test_every_variable_is_read(tmp_path):
     assert settings.database_url == "postgresql://wachter@db.internal/wachter"
     assert settings.elasticsearch_url == "https://es.internal:9200"
     assert not settings.is_embedded
+    assert settings.elasticsearch_kind == "elasticsearch"
+    assert settings.detection_indices == ()
     assert (settings.http_host, settings.http_port, settings.http_threads) == ("::1", 9090, 16)
     assert settings.trusted_proxies == 1
     assert settings.base_url == "https://wachter.example.nl"
@@ -89,6 +91,12 @@ def test_blank_values_fall_back_to_defaults(tmp_path, monkeypatch):
         ("WACHTER_ENCRYPTION_KEYS", "a" * 43 + "=,short", "32 bytes in URL-safe base64"),
         ("WACHTER_ARGON2_MEMORY_KIB", "8", "outside 19456-4194304"),
         ("WACHTER_ARGON2_TIME_COST", "1", "outside 2-20"),
+        ("WACHTER_ELASTICSEARCH_KIND", "solr", "expected one of elasticsearch, opensearch"),
+        ("WACHTER_ELASTICSEARCH_INDEX_PREFIX", "Wachter", "lower-case index name prefix"),
+        ("WACHTER_ELASTICSEARCH_INDEX_PREFIX", "-wachter", "lower-case index name prefix"),
+        ("WACHTER_DETECTION_INDICES", "logs-*, Winlogbeat-*", "'Winlogbeat-*' is not an index"),
+        ("WACHTER_DETECTION_INDICES", "logs-*,_all", "'_all' is not an index pattern"),
+        ("WACHTER_DETECTION_INTERVAL", "1", "outside 5-3600"),
     ],
 )
 def test_a_bad_value_names_its_variable_in_one_line(variable, value, problem):
@@ -99,6 +107,27 @@ def test_a_bad_value_names_its_variable_in_one_line(variable, value, problem):
     assert message.startswith(f"{variable}: ")
     assert problem in message
     assert "\n" not in message
+
+
+def test_scale_out_settings_are_read(tmp_path):
+    settings = Settings.from_env(
+        {
+            "WACHTER_DATA_DIR": str(tmp_path),
+            "WACHTER_ELASTICSEARCH_URL": "https://os.internal:9200",
+            "WACHTER_ELASTICSEARCH_KIND": "opensearch",
+            "WACHTER_ELASTICSEARCH_API_KEY": "  c2VjcmV0  ",
+            "WACHTER_ELASTICSEARCH_INDEX_PREFIX": "wachter-prod",
+            "WACHTER_DETECTION_INDICES": "winlogbeat-*, logs-*",
+            "WACHTER_DETECTION_INTERVAL": "30",
+            "WACHTER_DETECTION_LOOKBACK": "0",
+        }
+    )
+    assert settings.elasticsearch_kind == "opensearch"
+    assert settings.elasticsearch_api_key == "c2VjcmV0"
+    assert "c2VjcmV0" not in repr(settings)
+    assert settings.elasticsearch_index_prefix == "wachter-prod"
+    assert settings.detection_indices == ("winlogbeat-*", "logs-*")
+    assert (settings.detection_interval_seconds, settings.detection_lookback_seconds) == (30, 0)
 
 
 def test_a_misspelt_variable_stops_start_up_with_a_suggestion():
