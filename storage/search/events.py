@@ -1,0 +1,233 @@
+"""Wachter's events in daily indices on Elasticsearch or OpenSearch.
+
+An event goes to ``<prefix>-events-YYYY.MM.DD`` by the UTC day of its ``@timestamp``, with
+the document id ``event_document_id(source, event_key)``: a digest of the identity the SQL
+event store keeps unique. Every write is a bulk ``create``, so sending an event again is
+answered 409 and counted as a duplicate, never stored twice: replaying a batch after an
+outage is safe. The document is the stored ECS JSON as it is (``event.ingested`` included).
+
+``index_events`` sends at most ``MAX_BATCH_DOCUMENTS`` documents or about
+``MAX_BATCH_BYTES`` per request. Items the cluster could not take now (429, 5xx) are sent
+again after an exponential backoff, a few times; if some still fail, or the cluster cannot
+be reached, it raises ``SearchUnavailable`` (the caller keeps its cursor and tries later).
+Items the cluster refuses (4xx, a mapping conflict) come back as ``RejectedDocument`` with
+the cluster's reason: the caller decides what becomes of them (the indexer: dead letters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any, Protocol
+
+import orjson
+
+from storage.search.client import SearchBackend, backoff_delay, check_exact_index
+from storage.search.errors import SearchUnavailable
+from storage.search.templates import events_pattern
+
+MAX_BATCH_DOCUMENTS = 1000
+MAX_BATCH_BYTES = 5 * 1024 * 1024
+ITEM_ATTEMPTS = 4  # the first try and three more for items answered 429/5xx
+ITEM_BACKOFF_BASE = 0.5
+ITEM_BACKOFF_CAP = 8.0
+MAX_PAGE = 1000
+
+
+class StoredEvent(Protocol):
+    """What indexing needs of a stored event (``storage.events.Event``)."""
+
+    source: str
+    event_key: str
+    timestamp: datetime
+    document: str
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedDocument:
+    """An event the cluster refused, with its reason (``type: reason``)."""
+
+    source: str
+    event_key: str
+    reason: str
+    document: str
+
+
+@dataclass(frozen=True)
+class IndexResult:
+    indexed: int = 0
+    duplicates: int = 0
+    rejected: tuple[RejectedDocument, ...] = ()
+
+
+def event_document_id(source: str, event_key: str) -> str:
+    """The document id of the event ``(source, event_key)``: stable across runs and hosts."""
+    identity = orjson.dumps([source, event_key])  # unambiguous, whatever the strings hold
+    return hashlib.sha256(identity).hexdigest()
+
+
+def events_index(prefix: str, moment: datetime) -> str:
+    """The daily index of an event at ``moment`` (its UTC day)."""
+    return f"{prefix}-events-{moment.astimezone(UTC):%Y.%m.%d}"
+
+
+@dataclass
+class _Pending:
+    event: StoredEvent
+    action: bytes
+    document: bytes
+
+    @property
+    def size(self) -> int:
+        return len(self.action) + len(self.document) + 2
+
+
+def _pending(event: StoredEvent, prefix: str) -> _Pending:
+    action = {
+        "create": {
+            "_index": events_index(prefix, event.timestamp),
+            "_id": event_document_id(event.source, event.event_key),
+        }
+    }
+    return _Pending(event, orjson.dumps(action), event.document.encode("utf-8", "surrogatepass"))
+
+
+def _chunks(pending: Sequence[_Pending]) -> Iterator[list[_Pending]]:
+    chunk: list[_Pending] = []
+    size = 0
+    for item in pending:
+        if chunk and (len(chunk) >= MAX_BATCH_DOCUMENTS or size + item.size > MAX_BATCH_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(item)
+        size += item.size
+    if chunk:
+        yield chunk
+
+
+@dataclass
+class _Tally:
+    indexed: int = 0
+    duplicates: int = 0
+    rejected: list[RejectedDocument] = field(default_factory=list)
+
+
+def index_events(
+    backend: SearchBackend,
+    events: Sequence[StoredEvent],
+    *,
+    prefix: str,
+    sleep: Callable[[float], None] = time.sleep,
+) -> IndexResult:
+    """Create ``events`` (oldest first) in their daily indices; see the module docstring."""
+    tally = _Tally()
+    for chunk in _chunks([_pending(event, prefix) for event in events]):
+        _send(backend, chunk, tally, sleep)
+    return IndexResult(tally.indexed, tally.duplicates, tuple(tally.rejected))
+
+
+def _send(
+    backend: SearchBackend,
+    chunk: list[_Pending],
+    tally: _Tally,
+    sleep: Callable[[float], None],
+) -> None:
+    for attempt in range(ITEM_ATTEMPTS):
+        if attempt:
+            sleep(backoff_delay(attempt - 1, ITEM_BACKOFF_BASE, ITEM_BACKOFF_CAP))
+        body = b"".join(item.action + b"\n" + item.document + b"\n" for item in chunk)
+        results = backend.bulk(body)
+        again: list[_Pending] = []
+        for item, result in zip(chunk, results, strict=True):
+            outcome = result.get("create", {})
+            status = int(outcome.get("status", 500))
+            if status in (200, 201):
+                tally.indexed += 1
+            elif status == 409:
+                tally.duplicates += 1
+            elif status == 429 or status >= 500:
+                again.append(item)
+            else:
+                tally.rejected.append(_rejected(item.event, outcome))
+        if not again:
+            return
+        chunk = again
+    raise SearchUnavailable(
+        f"{len(chunk)} events were still refused for now (429/5xx) after {ITEM_ATTEMPTS} tries"
+    )
+
+
+def _rejected(event: StoredEvent, outcome: dict[str, Any]) -> RejectedDocument:
+    error = outcome.get("error")
+    if isinstance(error, dict):
+        reason = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+    else:
+        reason = f"HTTP {outcome.get('status')}: {error}"
+    return RejectedDocument(event.source, event.event_key, reason[:300], event.document)
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of events, each its ``_source`` plus ``_id``; ``after`` asks for the next."""
+
+    events: list[dict[str, Any]]
+    total: int
+    after: list[Any] | None
+
+
+def search_events(
+    backend: SearchBackend,
+    *,
+    prefix: str,
+    query_string: str | None,
+    start: datetime,
+    end: datetime,
+    size: int = 50,
+    search_after: Sequence[Any] | None = None,
+    newest_first: bool = True,
+) -> SearchPage:
+    """Events with ``start <= @timestamp < end`` matching the Lucene ``query_string``.
+
+    Sorted by ``@timestamp`` then ``_doc``. That pair is unique while each daily index has
+    one primary shard (the default): events of one instant share a day, hence an index.
+    """
+    order = "desc" if newest_first else "asc"
+    range_filter = {"range": {"@timestamp": {"gte": start.isoformat(), "lt": end.isoformat()}}}
+    must: list[dict[str, Any]] = []
+    if query_string:
+        must.append({"query_string": {"query": query_string, "default_field": "message"}})
+    body: dict[str, Any] = {
+        "query": {"bool": {"filter": [range_filter], "must": must}},
+        "sort": [{"@timestamp": order}, {"_doc": order}],
+        "size": max(1, min(size, MAX_PAGE)),
+        "track_total_hits": True,
+    }
+    if search_after is not None:
+        body["search_after"] = list(search_after)
+    found = backend.search(events_pattern(prefix), body)
+    hits = found["hits"]["hits"]
+    events = [{**hit["_source"], "_id": hit["_id"]} for hit in hits]
+    after = hits[-1]["sort"] if len(hits) == body["size"] else None
+    return SearchPage(events, int(found["hits"]["total"]["value"]), after)
+
+
+def purge_indices_before(backend: SearchBackend, prefix: str, day: date) -> list[str]:
+    """Delete the daily event indices of days before ``day``, one by exact name."""
+    daily = re.compile(re.escape(f"{prefix}-events-") + r"(\d{4})\.(\d{2})\.(\d{2})")
+    deleted = []
+    for name in backend.indices(events_pattern(prefix)):
+        match = daily.fullmatch(name)
+        if match is None:
+            continue  # not one of ours (another prefix that starts the same way)
+        try:
+            index_day = date(*(int(part) for part in match.groups()))
+        except ValueError:
+            continue
+        if index_day < day:
+            backend.delete_index(check_exact_index(name))
+            deleted.append(name)
+    return deleted

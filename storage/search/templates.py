@@ -1,0 +1,126 @@
+"""The index template of Wachter's event indices (``<prefix>-events-YYYY.MM.DD``).
+
+The mappings are plain ECS types that both minimal distributions have (no ``wildcard``,
+no ``match_only_text``, no ingest pipelines):
+
+- any string not named below is a ``keyword`` (``ignore_above: 1024``: longer values stay
+  in ``_source`` but are not searchable by that field), and strings are never guessed to be
+  dates (``date_detection: false``): one event with a date-looking user name must not make
+  the field a date and every later event's user name a mapping error;
+- ``message`` is ``text`` (word search) with a ``message.keyword`` sub-field for exact and
+  wildcard matches (what Sigma's ``contains``/``endswith`` become on Elasticsearch);
+  ``event.original`` is ``text`` only: it is for reading and word search, not aggregation;
+- the ECS dates, IP addresses and numbers are typed, so ``source.ip:"10.0.0.0/8"`` and
+  time ranges work; ``event.code`` is a keyword as ECS says (Windows sends it as a number);
+- ``index.mapping.ignore_malformed``: a value that does not fit its number, date or IP
+  field is kept in ``_source`` and left out of that field's index instead of refusing the
+  whole event. Only what cannot be stored at all (an object where a value was mapped, or
+  the reverse) is refused: the indexer records those as dead letters with the reason.
+
+``ensure_templates`` is idempotent: the template carries ``TEMPLATE_VERSION`` (also in
+``_meta``); a newer Wachter replaces an older template, an older one leaves a newer alone.
+A template applies to indices created after it: today's index keeps its mapping.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.search.client import SearchBackend
+
+TEMPLATE_VERSION = 1
+# Above the built-in templates of a full Elasticsearch (``logs-*-*`` has 100), so a prefix
+# such as ``logs`` still gets Wachter's mapping for its event indices.
+TEMPLATE_PRIORITY = 500
+KEYWORD_LIMIT = 1024
+
+_DATES = ("@timestamp", "event.created", "event.ingested", "event.start", "event.end")
+_IPS = (
+    "source.ip", "destination.ip", "client.ip", "server.ip", "host.ip", "related.ip",
+    "observer.ip", "source.nat.ip", "destination.nat.ip",
+)  # fmt: skip
+_LONGS = (
+    "source.port", "destination.port", "client.port", "server.port", "source.bytes",
+    "destination.bytes", "source.packets", "destination.packets", "network.bytes",
+    "event.severity", "event.duration", "event.sequence", "http.response.status_code",
+    "process.pid", "wachter.repeat_count",
+)  # fmt: skip
+_KEYWORDS = ("event.code", "event.kind", "event.outcome", "wachter.flags")
+
+
+def events_template_name(prefix: str) -> str:
+    return f"{prefix}-events"
+
+
+def events_pattern(prefix: str) -> str:
+    return f"{prefix}-events-*"
+
+
+def _properties() -> dict[str, Any]:
+    """The typed fields as nested ``properties`` (ECS names are dotted paths)."""
+    typed: dict[str, dict[str, Any]] = {}
+    for name in _DATES:
+        typed[name] = {"type": "date"}
+    for name in _IPS:
+        typed[name] = {"type": "ip"}
+    for name in _LONGS:
+        typed[name] = {"type": "long"}
+    for name in _KEYWORDS:
+        typed[name] = {"type": "keyword", "ignore_above": KEYWORD_LIMIT}
+    typed["message"] = {
+        "type": "text",
+        # 8191 characters of UTF-8 stay within Lucene's 32766-byte term limit.
+        "fields": {"keyword": {"type": "keyword", "ignore_above": 8191}},
+    }
+    typed["event.original"] = {"type": "text"}
+    properties: dict[str, Any] = {}
+    for dotted, mapping in typed.items():
+        *parents, leaf = dotted.split(".")
+        level = properties
+        for parent in parents:
+            level = level.setdefault(parent, {"properties": {}})["properties"]
+        level[leaf] = mapping
+    return properties
+
+
+def events_template(prefix: str, *, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
+    """The composable index template body for ``<prefix>-events-*``."""
+    meta = {"managed_by": "wachter", "wachter_template_version": TEMPLATE_VERSION}
+    return {
+        "index_patterns": [events_pattern(prefix)],
+        "priority": TEMPLATE_PRIORITY,
+        "version": TEMPLATE_VERSION,
+        "_meta": meta,
+        "template": {
+            "settings": {
+                "number_of_shards": shards,
+                "number_of_replicas": replicas,
+                "index.mapping.ignore_malformed": True,
+            },
+            "mappings": {
+                "date_detection": False,
+                "dynamic_templates": [
+                    {
+                        "strings_as_keywords": {
+                            "match_mapping_type": "string",
+                            "mapping": {"type": "keyword", "ignore_above": KEYWORD_LIMIT},
+                        }
+                    }
+                ],
+                "properties": _properties(),
+            },
+        },
+    }
+
+
+def ensure_templates(
+    backend: SearchBackend, prefix: str, *, shards: int = 1, replicas: int = 0
+) -> bool:
+    """Install or upgrade Wachter's template; True when it was written, False when current."""
+    name = events_template_name(prefix)
+    stored = backend.index_template(name)
+    stored_version = stored.get("version") if stored else None
+    if isinstance(stored_version, int) and stored_version >= TEMPLATE_VERSION:
+        return False
+    backend.put_index_template(name, events_template(prefix, shards=shards, replicas=replicas))
+    return True
