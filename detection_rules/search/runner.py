@@ -22,7 +22,8 @@ written; a crash after writing loses the transaction, so the window is searched 
 the dedup rows (rolled back with it) do not hide its hits.
 
 The node is reached through ``SearchClient``, a protocol of three calls, so this module
-needs neither client library; ``storage`` adapts Elasticsearch and OpenSearch to it.
+needs neither client library: an adapter over Wachter's search backend (``storage``)
+implements it where the scheduled job is wired.
 """
 
 from __future__ import annotations
@@ -84,6 +85,14 @@ class SearchHit:
 
     rule_key: str
     rule_version: int
+    index: str
+    doc_id: str
+    ingested: datetime
+    source: Mapping[str, Any] = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _Document:
     index: str
     doc_id: str
     ingested: datetime
@@ -183,7 +192,7 @@ def _check_arguments(pattern: str, now: datetime, lookback: timedelta, page_size
 
 def _search(
     client: SearchClient, query: Mapping[str, Any], window: _Window, page_size: int
-) -> tuple[list[SearchHit], datetime | None]:
+) -> tuple[list[_Document], datetime | None]:
     """Every document of the window the query matches, and the newest ``event.ingested``."""
     pit_id = client.open_point_in_time(window.pattern, KEEP_ALIVE)
     if pit_id is None:
@@ -203,7 +212,7 @@ def _pages(
     query: Mapping[str, Any],
     window: _Window,
     page_size: int,
-) -> Iterator[SearchHit]:
+) -> Iterator[_Document]:
     after: Sequence[Any] | None = None
     while True:
         body: dict[str, Any] = {
@@ -257,10 +266,8 @@ def _ingested_sort(order: str) -> dict[str, Any]:
     return {INGESTED: {"order": order, "numeric_type": "date", "unmapped_type": "date"}}
 
 
-def _document(hit: Mapping[str, Any]) -> SearchHit:
-    return SearchHit(
-        rule_key="",
-        rule_version=0,
+def _document(hit: Mapping[str, Any]) -> _Document:
+    return _Document(
         index=str(hit["_index"]),
         doc_id=str(hit["_id"]),
         ingested=_millis(hit["sort"][0]),
@@ -278,7 +285,7 @@ def _close(client: SearchClient, pit_id: str) -> None:
 
 
 def _unseen(
-    session: Session, rule: VersionedRule, documents: Sequence[SearchHit]
+    session: Session, rule: VersionedRule, documents: Sequence[_Document]
 ) -> list[SearchHit]:
     seen: set[tuple[str, str]] = set()
     ids = sorted({document.doc_id for document in documents})
