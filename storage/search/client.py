@@ -102,6 +102,11 @@ def client_options(
     auth = None
     if parts.username is not None:
         auth = (unquote(parts.username), unquote(parts.password or ""))
+    if auth is not None and settings.elasticsearch_api_key:
+        raise ValueError(
+            "WACHTER_ELASTICSEARCH_URL has user:password and WACHTER_ELASTICSEARCH_API_KEY is "
+            "set: use one of the two"
+        )
     return ClientOptions(
         url=url,
         basic_auth=auth,
