@@ -29,12 +29,14 @@ from incidents.feeds.cef_sender import send_cef
 from incidents.feeds.retention import purge_feed
 from incidents.notifications import delivery_run
 from ingest import dead_letters, pipeline
+from ingest.search_indexer import SearchIndexer
 from staff_safety.deadline_job import staff_deadline_run
 from staff_safety.measures import lists_job_run
 from staff_safety.purge import purge_run
 from staff_safety.vault import keyring_for
 from storage import Database, acquire_lease, release_lease
 from storage.events import purge_events
+from storage.search import backend_for
 
 log = logging.getLogger("wachter.jobs")
 MIN_LEASE = timedelta(minutes=1)
@@ -119,10 +121,15 @@ def _feed_retention(days: int) -> Job:
 
 
 def event_consumers(settings: Settings) -> tuple[pipeline.EventConsumer, ...]:
-    """The consumers of the stored event stream: the detection engine."""
+    """The consumers of the stored event stream: the detection engine and, in scale-out
+    mode, the search indexer (the event table is its outbox while the cluster is away)."""
     opens, closes = settings.office_hours
     hours = OfficeHours(timezone=settings.timezone, opens=opens, closes=closes)
-    return (DetectionConsumer(office_hours=hours),)
+    consumers: tuple[pipeline.EventConsumer, ...] = (DetectionConsumer(office_hours=hours),)
+    if not settings.is_embedded:
+        indexer = SearchIndexer(backend_for(settings), prefix=settings.elasticsearch_index_prefix)
+        consumers += (indexer,)
+    return consumers
 
 
 # Jobs of the domain packages that need no settings, in one list, in one place.

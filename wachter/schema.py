@@ -15,6 +15,7 @@ MODEL_MODULES = (
     "access_control.models",
     "ingest.models",
     "detection_rules.models",
+    "detection_rules.search.models",
     "incidents.alerts.models",
     "incidents.cases.models",
     "incidents.evidence.models",

@@ -159,6 +159,7 @@ class SearchNode:
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix=f"wachter-{distribution.name}-"))
         self.process: subprocess.Popen[bytes] | None = None
+        self._command_line: list[str] = []
 
     @property
     def url(self) -> str:
@@ -181,15 +182,31 @@ class SearchNode:
                 os.chown(directory, account.pw_uid, account.pw_gid)
                 for file in files:
                     os.chown(Path(directory) / file, account.pw_uid, account.pw_gid)
+        self._command_line = self._command(home, java)
+        self._launch()
+        return self
+
+    def _launch(self) -> None:
+        as_root = os.geteuid() == 0
         self.process = subprocess.Popen(
-            [*(["runuser", "-u", RUN_AS, "--"] if as_root else []), *self._command(home, java)],
+            [*(["runuser", "-u", RUN_AS, "--"] if as_root else []), *self._command_line],
             cwd=self.root,
             stdout=subprocess.DEVNULL,
-            stderr=open(self.root / "stderr.log", "wb"),  # noqa: SIM115 - lives with the process
+            stderr=open(self.root / "stderr.log", "ab"),  # noqa: SIM115 - lives with the process
             start_new_session=True,
         )
         self._wait_until_healthy()
-        return self
+
+    def stop_process(self) -> None:
+        """Kill the server as a crash or outage would; its port, data and files stay."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def restart(self) -> None:
+        """Start the server again after ``stop_process``: same port, same data directory."""
+        self.stop_process()
+        self._launch()
 
     def _unpack(self, archive: Path) -> Path:
         with zipfile.ZipFile(archive) as bundle:
