@@ -1,8 +1,10 @@
 """What Wachter asks of a search cluster, and the two clients that answer it.
 
 ``SearchBackend`` is the whole surface Wachter uses: index templates, bulk ``create``,
-search (sort, ``search_after``, size, query), count, refresh, indices by pattern, deleting
-one index by its exact name, and cluster health. Two adapters implement it:
+search (sort, ``search_after``, size, query), points in time (PIT) for the scheduled
+searches, count, refresh, indices by pattern, deleting one index by its exact name, and
+cluster health. The PIT calls and ``search(None, body)`` make a backend a
+``detection_rules.search.SearchClient`` as it is. Two adapters implement it:
 ``ElasticsearchBackend`` (the ``elasticsearch`` 9.x client, which talks only to
 Elasticsearch 9: it checks the product header) and ``OpenSearchBackend`` (``opensearch-py``).
 ``backend_for(settings)`` picks one by ``WACHTER_ELASTICSEARCH_KIND``.
@@ -35,6 +37,9 @@ from core import Settings
 from storage.search.errors import SearchRejected, SearchUnavailable
 
 RETRY_STATUSES = (429, 502, 503, 504)
+# OpenSearch reads at most 4 KB of request line by default; index names beyond this many
+# characters are given as the pattern instead.
+MAX_PIT_INDEX_LIST = 3000
 # An exact index name: no wildcard, list, exclusion or ``_all`` can slip into a delete.
 _EXACT_INDEX = re.compile(r"[a-z0-9][a-z0-9_.+-]{0,254}")
 
@@ -54,7 +59,17 @@ class SearchBackend(Protocol):
         """Send a ``_bulk`` body; returns its per-item results, in order."""
         ...
 
-    def search(self, index: str, body: Mapping[str, Any]) -> dict[str, Any]: ...
+    def search(self, index: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
+        """Search ``index`` (a pattern); ``None`` when ``body`` names a point in time."""
+        ...
+
+    def open_point_in_time(self, index: str, keep_alive: str) -> str | None:
+        """A PIT over the open indices of ``index``; None when the cluster gives none for it."""
+        ...
+
+    def close_point_in_time(self, pit_id: str) -> None:
+        """Release a PIT early (one that expired already is no error)."""
+        ...
 
     def count(self, index: str, query: Mapping[str, Any] | None = None) -> int: ...
 
@@ -196,13 +211,29 @@ class ElasticsearchBackend:
         items: list[dict[str, Any]] = result.body["items"]
         return items
 
-    def search(self, index: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def search(self, index: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
         with self._translated():
-            result = self.client.search(
-                index=index, body=dict(body), ignore_unavailable=True, allow_no_indices=True
-            )
+            if index is None:  # a PIT search: indices and their options are refused
+                result = self.client.search(body=dict(body))
+            else:
+                result = self.client.search(
+                    index=index, body=dict(body), ignore_unavailable=True, allow_no_indices=True
+                )
         found: dict[str, Any] = result.body
         return found
+
+    def open_point_in_time(self, index: str, keep_alive: str) -> str | None:
+        # A pattern that matches nothing gives an empty PIT (its searches find nothing);
+        # ignore_unavailable skips a listed name that does not exist, as search does.
+        with self._translated():
+            result = self.client.open_point_in_time(
+                index=index, keep_alive=keep_alive, ignore_unavailable=True
+            )
+        return str(result.body["id"])
+
+    def close_point_in_time(self, pit_id: str) -> None:
+        with self._translated():
+            self.client.options(ignore_status=404).close_point_in_time(id=pit_id)
 
     def count(self, index: str, query: Mapping[str, Any] | None = None) -> int:
         with self._translated():
@@ -322,14 +353,35 @@ class OpenSearchBackend:
         items: list[dict[str, Any]] = result["items"]
         return items
 
-    def search(self, index: str, body: Mapping[str, Any]) -> dict[str, Any]:
+    def search(self, index: str | None, body: Mapping[str, Any]) -> dict[str, Any]:
+        params = {"ignore_unavailable": "true", "allow_no_indices": "true"}
         with self._translated():
             found: dict[str, Any] = self.client.search(
-                index=index,
-                body=dict(body),
-                params={"ignore_unavailable": "true", "allow_no_indices": "true"},
+                index=index, body=dict(body), params=params if index is not None else None
             )
         return found
+
+    def open_point_in_time(self, index: str, keep_alive: str) -> str | None:
+        # OpenSearch refuses a PIT over a pattern that matches no index, and over a listed
+        # name that does not exist: the PIT is made over the open indices the pattern has.
+        params = {
+            "allow_no_indices": "true",
+            "ignore_unavailable": "true",
+            "expand_wildcards": "open",  # a closed index cannot be searched
+        }
+        with self._translated():
+            names = sorted(self.client.indices.get(index=index, params=params))
+            if not names:
+                return None
+            target = ",".join(names)
+            if len(target) > MAX_PIT_INDEX_LIST:
+                target = index  # the list would not fit the request line; the pattern does
+            created = self.client.create_pit(index=target, params={"keep_alive": keep_alive})
+        return str(created["pit_id"])
+
+    def close_point_in_time(self, pit_id: str) -> None:
+        with self._translated():
+            self.client.delete_pit(body={"pit_id": [pit_id]}, params={"ignore": 404})
 
     def count(self, index: str, query: Mapping[str, Any] | None = None) -> int:
         body = {"query": dict(query)} if query else None

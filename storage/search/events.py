@@ -17,6 +17,7 @@ the cluster's reason: the caller decides what becomes of them (the indexer: dead
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -36,6 +37,8 @@ ITEM_ATTEMPTS = 4  # the first try and three more for items answered 429/5xx
 ITEM_BACKOFF_BASE = 0.5
 ITEM_BACKOFF_CAP = 8.0
 MAX_PAGE = 1000
+
+log = logging.getLogger("wachter.storage.search")
 
 
 class StoredEvent(Protocol):
@@ -216,7 +219,11 @@ def search_events(
 
 
 def purge_indices_before(backend: SearchBackend, prefix: str, day: date) -> list[str]:
-    """Delete the daily event indices of days before ``day``, one by exact name."""
+    """Delete the daily event indices of days before ``day``, one by exact name.
+
+    Each deletion is logged as it happens, so a cluster that fails midway leaves a record
+    of what is gone; the error is raised (the next run deletes the rest).
+    """
     daily = re.compile(re.escape(f"{prefix}-events-") + r"(\d{4})\.(\d{2})\.(\d{2})")
     deleted = []
     for name in backend.indices(events_pattern(prefix)):
@@ -229,5 +236,6 @@ def purge_indices_before(backend: SearchBackend, prefix: str, day: date) -> list
             continue
         if index_day < day:
             backend.delete_index(check_exact_index(name))
+            log.info("search index deleted", extra={"wachter.index": name})
             deleted.append(name)
     return deleted
