@@ -22,8 +22,9 @@ written; a crash after writing loses the transaction, so the window is searched 
 the dedup rows (rolled back with it) do not hide its hits.
 
 The node is reached through ``SearchClient``, a protocol of three calls, so this module
-needs neither client library: an adapter over Wachter's search backend (``storage``)
-implements it where the scheduled job is wired.
+needs neither client library. Wachter's search backends (``storage.search``:
+``ElasticsearchBackend``, ``OpenSearchBackend``) implement it as they are; their errors are
+``SearchUnavailable`` (try again later) and ``SearchRejected`` (the request is wrong).
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ class SearchClient(Protocol):
     refuses a PIT over nothing; Elasticsearch gives an empty one). ``search`` is called with
     ``index=None`` and a body naming the PIT (a PIT search must not name indices); it returns
     the response as a mapping. Errors (node unreachable, request refused) are raised as the
-    library raises them.
+    client raises them (Wachter's backends: ``storage.search.SearchError``).
     """
 
     def open_point_in_time(self, index: str, keep_alive: str) -> str | None: ...
