@@ -35,6 +35,14 @@ class EventConsumer(Protocol):
         ...
 
 
+def batch_size_of(consumer: EventConsumer) -> int:
+    """How many events one delivery hands ``consumer``: its own ``batch_size`` if it has one
+    (the search indexer sends bigger batches: one cluster round trip costs more than a
+    matcher call), otherwise ``DELIVERY_BATCH``."""
+    size = getattr(consumer, "batch_size", DELIVERY_BATCH)
+    return size if isinstance(size, int) and size > 0 else DELIVERY_BATCH
+
+
 def cursor_position(session: Session, name: str) -> int:
     return session.scalar(select(EventCursor.position).where(EventCursor.name == name)) or 0
 

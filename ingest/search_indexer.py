@@ -30,6 +30,9 @@ from storage.search import SearchBackend, ensure_templates, index_events
 log = logging.getLogger("wachter.ingest.search")
 
 CONSUMER_NAME = "search_index"
+# Events per delivery: several bulk requests' worth (``index_events`` cuts them into requests
+# of at most 1,000 documents and sends some at once), so a batch keeps the cluster busy.
+BATCH_SIZE = 4000
 DEAD_LETTER_RECEIVER = "search-index"
 
 
@@ -37,6 +40,7 @@ class SearchIndexer:
     """Indexes the event stream into ``<prefix>-events-YYYY.MM.DD``."""
 
     name = CONSUMER_NAME
+    batch_size = BATCH_SIZE
 
     def __init__(self, backend: SearchBackend, *, prefix: str, clock: Clock | None = None) -> None:
         self.backend = backend

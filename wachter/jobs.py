@@ -30,6 +30,7 @@ from incidents.feeds.retention import purge_feed
 from incidents.notifications import delivery_run
 from ingest import dead_letters, pipeline
 from ingest.search_indexer import SearchIndexer
+from ingest.search_retention import purge_search_indices
 from staff_safety.deadline_job import staff_deadline_run
 from staff_safety.measures import lists_job_run
 from staff_safety.purge import purge_run
@@ -88,8 +89,10 @@ def _trim_dead_letters(session: Session, _now: datetime) -> None:
 
 
 def _delivery(consumer: pipeline.EventConsumer) -> Job:
+    limit = pipeline.batch_size_of(consumer)
+
     def run(session: Session, now: datetime) -> bool:
-        return pipeline.deliver(session, consumer, now=now) == pipeline.DELIVERY_BATCH
+        return pipeline.deliver(session, consumer, now=now, limit=limit) == limit
 
     return Job(name=f"ingest.deliver.{consumer.name}", interval=timedelta(seconds=1), run=run)
 
@@ -118,6 +121,23 @@ def _feed_retention(days: int) -> Job:
         return purged == PURGE_BATCH
 
     return Job(name="incidents.purge_old_feed_entries", interval=timedelta(minutes=10), run=run)
+
+
+def _search_retention(settings: Settings) -> tuple[Job, ...]:
+    """Scale-out only: delete the cluster's daily event indices past the retention, daily."""
+    if settings.is_embedded:
+        return ()
+    backend = backend_for(settings)
+
+    def run(_session: Session, now: datetime) -> None:
+        purge_search_indices(
+            backend,
+            prefix=settings.elasticsearch_index_prefix,
+            retention_days=settings.retention_days,
+            now=now,
+        )
+
+    return (Job(name="storage.purge_search_indices", interval=timedelta(days=1), run=run),)
 
 
 def event_consumers(settings: Settings) -> tuple[pipeline.EventConsumer, ...]:
@@ -194,6 +214,7 @@ def jobs_for(settings: Settings) -> tuple[Job, ...]:
         _raise_alerts(settings.alert_dedup_minutes),
         _webhook_delivery(settings),
         _feed_retention(settings.retention_days),
+        *_search_retention(settings),
         *_cef_sending(settings),
         Job(
             name="incidents.escalate_deadlines",
