@@ -36,6 +36,9 @@ from elastic_transport.client_utils import DEFAULT
 from core import Settings
 from storage.search.errors import SearchRejected, SearchUnavailable
 
+# Only what Wachter reads of a bulk answer: the server builds and the client parses far less
+# than the full per-item metadata (bench/elasticsearch).
+BULK_RESPONSE_FIELDS = ["errors", "items.*.status", "items.*.error"]
 RETRY_STATUSES = (429, 502, 503, 504)
 # OpenSearch reads at most 4 KB of request line by default; index names beyond this many
 # characters are given as the pattern instead.
@@ -207,7 +210,10 @@ class ElasticsearchBackend:
 
     def bulk(self, ndjson: bytes) -> list[dict[str, Any]]:
         with self._translated():
-            result = self.client.bulk(operations=ndjson)  # type: ignore[arg-type]
+            result = self.client.bulk(
+                operations=ndjson,  # type: ignore[arg-type]
+                filter_path=BULK_RESPONSE_FIELDS,
+            )
         items: list[dict[str, Any]] = result.body["items"]
         return items
 
@@ -349,7 +355,9 @@ class OpenSearchBackend:
 
     def bulk(self, ndjson: bytes) -> list[dict[str, Any]]:
         with self._translated():
-            result = self.client.bulk(body=ndjson)
+            result = self.client.bulk(
+                body=ndjson, params={"filter_path": ",".join(BULK_RESPONSE_FIELDS)}
+            )
         items: list[dict[str, Any]] = result["items"]
         return items
 

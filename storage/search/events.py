@@ -20,7 +20,7 @@ import hashlib
 import logging
 import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -38,7 +38,7 @@ ITEM_ATTEMPTS = 4  # the first try and three more for items answered 429/5xx
 ITEM_BACKOFF_BASE = 0.5
 ITEM_BACKOFF_CAP = 8.0
 MAX_PAGE = 1000
-IN_FLIGHT = 2  # bulk requests sent at once
+IN_FLIGHT = 4  # bulk requests sent at once
 
 log = logging.getLogger("wachter.storage.search")
 
@@ -101,7 +101,7 @@ def _pending(event: StoredEvent, prefix: str) -> _Pending:
     return _Pending(event, orjson.dumps(action), event.document.encode("utf-8", "surrogatepass"))
 
 
-def _chunks(pending: Sequence[_Pending]) -> Iterator[list[_Pending]]:
+def _chunks(pending: Iterable[_Pending]) -> Iterator[list[_Pending]]:
     chunk: list[_Pending] = []
     size = 0
     for item in pending:
@@ -135,8 +135,9 @@ def index_events(
     next is on its way (bench/elasticsearch: one at a time left a 2-core node idle between
     requests). Documents carry their own ids, so the order they land in does not matter.
     """
-    chunks = list(_chunks([_pending(event, prefix) for event in events]))
-    if len(chunks) <= 1 or in_flight <= 1:
+    # Lazy: the next request is built while the pool sends the previous ones.
+    chunks = _chunks(_pending(event, prefix) for event in events)
+    if in_flight <= 1 or len(events) <= MAX_BATCH_DOCUMENTS:
         tallies = [_send_chunk(backend, chunk, sleep) for chunk in chunks]
     else:
         with ThreadPoolExecutor(max_workers=in_flight) as pool:
