@@ -13,11 +13,9 @@ no error; a refused PIT search is ``SearchRejected`` and an unreachable cluster
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
@@ -28,7 +26,6 @@ from sqlalchemy.orm import Session
 from detection_rules.search import SearchHit, query_for, run_rule
 from detection_rules.search.models import SearchCheckpoint
 from storage.search import (
-    ElasticsearchBackend,
     OpenSearchBackend,
     SearchBackend,
     SearchRejected,
@@ -39,9 +36,9 @@ from storage.search import (
     index_events,
 )
 from storage.search import client as search_client
-from storage.search.client import ClientOptions
 from storage.search.templates import events_template_name
 from tests.support.postgres import free_port
+from tests.support.search_backends import backend_of
 from tests.support.search_nodes import SearchNode
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,27 +88,10 @@ def make_event(
     return StoredEvent("test", key, moment, orjson.dumps(document).decode())
 
 
-def backend_of(kind: str, url: str, **options: Any) -> SearchBackend:
-    settings = ClientOptions(url=url, **options)
-    return OpenSearchBackend(settings) if kind == "opensearch" else ElasticsearchBackend(settings)
-
-
 @pytest.fixture(params=["elasticsearch", "opensearch"])
 def backend(request: pytest.FixtureRequest) -> SearchBackend:
     node: SearchNode = request.getfixturevalue(f"{request.param}_node")
     return backend_of(request.param, node.url)
-
-
-@pytest.fixture
-def prefix(backend: SearchBackend) -> Iterator[str]:
-    """A prefix of this test's own; its indices and template are removed by exact name."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    yield name
-    for index in backend.indices(events_pattern(name)):
-        backend.delete_index(index)
-    if backend.index_template(events_template_name(name)) is not None:
-        raw: Any = backend.client  # type: ignore[attr-defined]
-        raw.indices.delete_index_template(name=events_template_name(name))
 
 
 def store(backend: SearchBackend, prefix: str, events: list[StoredEvent]) -> None:

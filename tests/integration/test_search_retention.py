@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import orjson
 import pytest
@@ -19,16 +16,13 @@ from sqlalchemy.orm import Session
 from core import Settings
 from ingest.search_retention import purge_search_indices
 from storage.search import (
-    ElasticsearchBackend,
-    OpenSearchBackend,
     SearchBackend,
     ensure_templates,
     events_pattern,
     index_events,
 )
-from storage.search.client import ClientOptions
-from storage.search.templates import events_template_name
 from tests.support.postgres import free_port
+from tests.support.search_backends import backend_of
 from tests.support.search_nodes import SearchNode
 from wachter.jobs import Job, jobs_for
 
@@ -49,11 +43,6 @@ def event_on(day: datetime) -> StoredEvent:
     return StoredEvent("test", day.isoformat(), day, orjson.dumps(document).decode())
 
 
-def backend_of(kind: str, url: str, **options: Any) -> SearchBackend:
-    settings = ClientOptions(url=url, **options)
-    return OpenSearchBackend(settings) if kind == "opensearch" else ElasticsearchBackend(settings)
-
-
 @pytest.fixture(params=["elasticsearch", "opensearch"])
 def node(request: pytest.FixtureRequest) -> tuple[str, SearchNode]:
     found: SearchNode = request.getfixturevalue(f"{request.param}_node")
@@ -64,18 +53,6 @@ def node(request: pytest.FixtureRequest) -> tuple[str, SearchNode]:
 def backend(node: tuple[str, SearchNode]) -> SearchBackend:
     kind, server = node
     return backend_of(kind, server.url)
-
-
-@pytest.fixture
-def prefix(backend: SearchBackend) -> Iterator[str]:
-    """A prefix of this test's own; its indices and template are removed by exact name."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    yield name
-    for index in backend.indices(events_pattern(name)):
-        backend.delete_index(index)
-    if backend.index_template(events_template_name(name)) is not None:
-        raw: Any = backend.client  # type: ignore[attr-defined]
-        raw.indices.delete_index_template(name=events_template_name(name))
 
 
 def scale_out(settings: Settings, url: str, kind: str, prefix: str) -> Settings:

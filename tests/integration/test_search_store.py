@@ -4,8 +4,6 @@ search with ``search_after``, purging old daily indices, and the two error kinds
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -75,17 +73,6 @@ def node(request: pytest.FixtureRequest) -> SearchNode:
 def backend(node: SearchNode) -> SearchBackend:
     kind = "opensearch" if node.distribution.name == "opensearch" else "elasticsearch"
     return backend_for(settings_for(node.url, kind))
-
-
-@pytest.fixture
-def prefix(backend: SearchBackend) -> Iterator[str]:
-    """A prefix of this test's own; its indices and template are removed by exact name."""
-    name = f"t{uuid.uuid4().hex[:10]}"
-    yield name
-    for index in backend.indices(events_pattern(name)):
-        backend.delete_index(index)
-    client: Any = backend.client  # type: ignore[attr-defined]
-    client.indices.delete_index_template(name=events_template_name(name))
 
 
 def mapping_of(backend: SearchBackend, index: str) -> dict[str, Any]:
