@@ -24,7 +24,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from access_control import Role
@@ -35,6 +34,7 @@ from incidents.deadlines.escalation import escalate_breach
 from staff_safety.calendar import WorkingDays
 from staff_safety.deadlines import Deadline, DeadlineKind, StaffSafetyDeadlines, breached
 from staff_safety.models import PoliceDecision, StaffCase, StaffDeadlineBreach, StaffReport
+from storage.inserts import insert_once
 
 log = logging.getLogger("wachter.staff_safety.deadlines")
 _WITHOUT_FILING = (PoliceDecision.NOTIFICATION_ONLY, PoliceDecision.NONE)
@@ -108,20 +108,13 @@ def _record(
     session: Session, incident: Incident, case: StaffCase, deadline: Deadline, *, now: datetime
 ) -> bool:
     """Insert the breach; True if this transaction made it (then escalate it)."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(StaffDeadlineBreach)
-        .values(
-            incident_id=incident.id,
-            kind=deadline.kind.value,
-            due_at=deadline.due_at,
-            breached_at=now,
-        )
-        .on_conflict_do_nothing(index_elements=["incident_id", "kind"])
-        .returning(StaffDeadlineBreach.id)
-    )
-    breach_id = session.execute(statement).scalar_one_or_none()
+    values = {
+        "incident_id": incident.id,
+        "kind": deadline.kind.value,
+        "due_at": deadline.due_at,
+        "breached_at": now,
+    }
+    breach_id = insert_once(session, StaffDeadlineBreach, values, unique=("incident_id", "kind"))
     if breach_id is None:
         return False  # another worker escalated it first
     escalate_breach(

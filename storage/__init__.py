@@ -1,6 +1,7 @@
 """Engine and sessions, the declarative base, migrations and job leases.
 
-Event-store adapters (SQL and Elasticsearch) arrive with log collection and scale-out.
+The SQL event store is ``storage.events``; Elasticsearch/OpenSearch adapters are
+``storage.search``; ``storage.inserts.insert_once`` records a fact once across workers.
 """
 
 from storage.base import Base

@@ -16,7 +16,6 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import ColumnElement, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from access_control import Actor, Role, record_audit
@@ -26,6 +25,7 @@ from incidents.cases.timeline import add_entry
 from incidents.deadlines.models import DeadlineBreach
 from incidents.deadlines.sla import Deadline, DeadlineTable, current_table, deadlines_of, load_table
 from incidents.notifications.outbox import NotificationKind, enqueue
+from storage.inserts import insert_once
 
 log = logging.getLogger("wachter.incidents.deadlines")
 BATCH = 200  # breaches escalated per transaction; the job runs again at once when full
@@ -76,15 +76,7 @@ def _record_breach(
         "due_at": deadline.due_at,
         "breached_at": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = (
-        insert(DeadlineBreach)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["incident_id", "kind"])
-        .returning(DeadlineBreach.id)
-    )
-    breach_id = session.execute(statement).scalar_one_or_none()
+    breach_id = insert_once(session, DeadlineBreach, values, unique=("incident_id", "kind"))
     if breach_id is None:
         return False  # another worker escalated it first
     escalate_breach(
