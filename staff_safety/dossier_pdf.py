@@ -22,7 +22,7 @@ from fpdf.enums import XPos, YPos
 
 from core.i18n import N_
 from incidents.reports.labels import TIMELINE
-from incidents.reports.pdf import FONT, ReportDocument
+from incidents.reports.pdf import FONT, ReportDocument, evidence_section
 
 if TYPE_CHECKING:
     from staff_safety.dossier import DossierContent
@@ -202,36 +202,13 @@ def _statements(pdf: ReportDocument, content: DossierContent) -> None:
 
 
 def _evidence(pdf: ReportDocument, content: DossierContent, zone: ZoneInfo) -> None:
-    t = pdf.translate
-    pdf.section(N_("Evidence"))
-    pdf.paragraph(
-        t(
-            N_(
-                "Each file's SHA-256 was computed when it arrived; a copy whose hash differs "
-                "is not the file Wachter received."
-            )
-        )
+    evidence_section(
+        pdf,
+        content.evidence,
+        added_heading=N_("Added"),
+        added=lambda moment: _when(moment, zone),
+        with_uploader=False,  # the uploader may be the reporter
     )
-    if not content.evidence:
-        pdf.nothing()
-        return
-    headings = (N_("No."), N_("File"), N_("Type"), N_("Size"), N_("Added"))
-    pdf.set_font(FONT, "", 8)
-    with pdf.table(col_widths=(1, 5, 4, 2, 3), text_align="LEFT", line_height=4.5) as table:
-        heading_row = table.row()
-        for heading in headings:
-            heading_row.cell(pdf.clean(t(heading)))
-        for item in content.evidence:
-            row = table.row()
-            for value in (
-                str(item.evidence_id),
-                item.name,
-                item.media_type,
-                f"{item.size} B",
-                _when(item.uploaded_at, zone),
-            ):
-                row.cell(pdf.clean(value))
-            table.row().cell(f"SHA-256: {item.sha256}", colspan=len(headings))
 
 
 def _damage(pdf: ReportDocument, content: DossierContent) -> None:

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from access_control import Actor, record_audit
 from core.i18n import N_
 from incidents.cases.timeline import add_entry
-from incidents.evidence import record_listed_in_report
+from incidents.evidence import ManifestEntry, record_listed_in_report
 from incidents.reports import labels
 from incidents.reports.content import ReportContent, report_content
 
@@ -284,6 +284,21 @@ def _entities(pdf: ReportDocument, content: ReportContent) -> None:
 
 
 def _evidence(pdf: ReportDocument, content: ReportContent) -> None:
+    evidence_section(
+        pdf, content.evidence, added_heading=N_("Added (UTC)"), added=when, with_uploader=True
+    )
+
+
+def evidence_section(
+    pdf: ReportDocument,
+    entries: Sequence[ManifestEntry],
+    *,
+    added_heading: str,
+    added: Callable[[datetime | None], str],
+    with_uploader: bool,
+) -> None:
+    """The evidence manifest: each file's number, name, type, size, (uploader,) time added and
+    SHA-256. The police dossier leaves the uploader out: it may be the reporter."""
     t = pdf.translate
     pdf.section(N_("Evidence"))
     pdf.paragraph(
@@ -294,25 +309,28 @@ def _evidence(pdf: ReportDocument, content: ReportContent) -> None:
             )
         )
     )
-    if not content.evidence:
+    if not entries:
         pdf.nothing()
         return
-    headings = (N_("No."), N_("File"), N_("Type"), N_("Size"), N_("Added by"), N_("Added (UTC)"))
+    headings = [N_("No."), N_("File"), N_("Type"), N_("Size")]
+    widths = [1, 5, 4, 2]
+    if with_uploader:
+        headings.append(N_("Added by"))
+        widths.append(3)
+    headings.append(added_heading)
+    widths.append(3)
     pdf.set_font(FONT, "", 8)
-    with pdf.table(col_widths=(1, 5, 4, 2, 3, 3), text_align="LEFT", line_height=4.5) as table:
+    with pdf.table(col_widths=tuple(widths), text_align="LEFT", line_height=4.5) as table:
         heading_row = table.row()
         for heading in headings:
             heading_row.cell(pdf.clean(t(heading)))
-        for item in content.evidence:
+        for item in entries:
             row = table.row()
-            for value in (
-                str(item.evidence_id),
-                item.name,
-                item.media_type,
-                f"{item.size} B",
-                item.uploaded_by,
-                when(item.uploaded_at),
-            ):
+            values = [str(item.evidence_id), item.name, item.media_type, f"{item.size} B"]
+            if with_uploader:
+                values.append(item.uploaded_by)
+            values.append(added(item.uploaded_at))
+            for value in values:
                 row.cell(pdf.clean(value))
             table.row().cell(f"SHA-256: {item.sha256}", colspan=len(headings))
 
