@@ -28,19 +28,18 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from access_control import Actor
-from core import ConfigError, Conflict, InvalidInput, NotFound
+from core import ConfigError, Conflict, NotFound
 from core.i18n import N_
 from core.settings import Settings
 from incidents.cases.history import record_change
 from incidents.cases.lookup import writable_incident
 from incidents.cases.models import Incident
 from staff_safety.models import Category, StaffCase, StaffReport
+from staff_safety.reasons import stated_reason
 
 VARIABLE: Final = "WACHTER_STAFF_RETENTION_FILE"
 MAX_FILE_BYTES: Final = 64 * 1024
 MAX_YEARS: Final = 100
-MIN_REASON: Final = 10
-MAX_REASON: Final = 500
 _LONG: Final = frozenset(
     {
         Category.PHYSICAL_VIOLENCE,
@@ -143,18 +142,7 @@ class HeldCase:
 
 
 def _check_reason(reason: str) -> str:
-    text = " ".join((reason or "").split())
-    if len(text) < MIN_REASON:
-        raise InvalidInput(
-            N_("Give a reason of at least %(minimum)d characters."),
-            field="reason",
-            minimum=MIN_REASON,
-        )
-    if len(text) > MAX_REASON:
-        raise InvalidInput(
-            N_("A reason is at most %(limit)d characters."), field="reason", limit=MAX_REASON
-        )
-    return text
+    return stated_reason(reason, too_short=N_("Give a reason of at least %(minimum)d characters."))
 
 
 def _held_case(session: Session, incident_id: int) -> tuple[Incident, StaffCase]:

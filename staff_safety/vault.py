@@ -28,6 +28,7 @@ from core.datadir import load_or_create
 from core.i18n import N_
 from core.settings import Settings
 from staff_safety.models import VaultIdentity, VaultIndex
+from staff_safety.reasons import stated_reason
 from staff_safety.vault_crypto import (
     VaultKeyring,
     blind_index,
@@ -40,8 +41,6 @@ from staff_safety.vault_crypto import (
 
 VAULT_KEYS_FILE: Final = "vault_keys"
 MAX_FIELD: Final = 300
-MIN_REASON: Final = 10
-MAX_REASON: Final = 500
 # Identifiers that single out one person; a match on any of them is the same identity.
 INDEXED: Final = ("user_id", "case_reference", "email", "phone")
 FIELDS: Final = ("name", "email", "phone", "case_reference", "user_id", "account_name")
@@ -224,18 +223,10 @@ def open_identity(keyring: VaultKeyring, identity: VaultIdentity) -> dict[str, s
 
 
 def check_reason(reason: str) -> str:
-    text = " ".join((reason or "").split())
-    if len(text) < MIN_REASON:
-        raise InvalidInput(
-            N_("Say why you need to see who this is (at least %(minimum)d characters)."),
-            field="reason",
-            minimum=MIN_REASON,
-        )
-    if len(text) > MAX_REASON:
-        raise InvalidInput(
-            N_("A reason is at most %(limit)d characters."), field="reason", limit=MAX_REASON
-        )
-    return text
+    return stated_reason(
+        reason,
+        too_short=N_("Say why you need to see who this is (at least %(minimum)d characters)."),
+    )
 
 
 def reveal(
