@@ -4,7 +4,11 @@ An event goes to ``<prefix>-events-YYYY.MM.DD`` by the UTC day of its ``@timesta
 the document id ``event_document_id(source, event_key)``: a digest of the identity the SQL
 event store keeps unique. Every write is a bulk ``create``, so sending an event again is
 answered 409 and counted as a duplicate, never stored twice: replaying a batch after an
-outage is safe. The document is the stored ECS JSON as it is (``event.ingested`` included).
+outage is safe. The document is the stored ECS JSON as it is (``event.ingested`` included),
+with the event's SQL id spliced in front as the flat key ``"wachter.event_id"`` (a ``long``
+in the template): the console finds an event's row by it and sorts by it. The bytes are not
+parsed and written again (the indexer's hot path, bench/elasticsearch); only a document that
+holds an ``event_id`` key of its own is parsed, so that the spliced id is the only one.
 
 ``index_events`` sends at most ``MAX_BATCH_DOCUMENTS`` documents or about
 ``MAX_BATCH_BYTES`` per request. Items the cluster could not take now (429, 5xx) are sent
@@ -44,7 +48,11 @@ log = logging.getLogger("wachter.storage.search")
 
 
 class StoredEvent(Protocol):
-    """What indexing needs of a stored event (``storage.events.Event``)."""
+    """What indexing needs of a stored event (``storage.events.Event`` or a row of it).
+
+    An event with an ``id`` attribute (every event read from the SQL store) is indexed with
+    it as ``wachter.event_id``; one without (built by hand) is sent as it is.
+    """
 
     source: str
     event_key: str
@@ -91,6 +99,41 @@ class _Pending:
         return len(self.action) + len(self.document) + 2
 
 
+EVENT_ID_FIELD = "wachter.event_id"
+# Stored documents are written by orjson (``ingest.normalise.finish``), which never escapes
+# a letter or ``_`` in a key: a document without these bytes has no event id of its own.
+_OWN_EVENT_ID = b'event_id"'
+
+
+def with_event_id(document: bytes, event_id: int) -> bytes:
+    """``document`` (a JSON object) with ``"wachter.event_id": event_id`` as its first key.
+
+    Spliced into the bytes: ``{`` + the key + ``,`` + the rest (no comma for ``{}``). A
+    document that holds an ``event_id`` key is parsed instead and loses any ``wachter``
+    event id of its own (``"wachter.event_id"`` or ``wachter: {event_id}``): the cluster
+    would refuse a repeated key or index both values, and the id must be the SQL one.
+    """
+    if _OWN_EVENT_ID in document:
+        return _replaced_event_id(document, event_id)
+    body = document.lstrip()
+    if body[:1] != b"{":
+        raise ValueError("an event document must be a JSON object")
+    rest = body[1:].lstrip()
+    head = b'{"wachter.event_id":%d' % event_id
+    return head + rest if rest[:1] == b"}" else head + b"," + rest
+
+
+def _replaced_event_id(document: bytes, event_id: int) -> bytes:
+    parsed = orjson.loads(document)
+    if not isinstance(parsed, dict):
+        raise ValueError("an event document must be a JSON object")
+    parsed.pop(EVENT_ID_FIELD, None)
+    reserved = parsed.get("wachter")
+    if isinstance(reserved, dict):
+        reserved.pop("event_id", None)
+    return orjson.dumps({EVENT_ID_FIELD: event_id, **parsed})
+
+
 def _pending(event: StoredEvent, prefix: str) -> _Pending:
     action = {
         "create": {
@@ -98,7 +141,11 @@ def _pending(event: StoredEvent, prefix: str) -> _Pending:
             "_id": event_document_id(event.source, event.event_key),
         }
     }
-    return _Pending(event, orjson.dumps(action), event.document.encode("utf-8", "surrogatepass"))
+    document = event.document.encode("utf-8", "surrogatepass")
+    event_id = getattr(event, "id", None)  # None: an event not read from the SQL store
+    if isinstance(event_id, int):
+        document = with_event_id(document, event_id)
+    return _Pending(event, orjson.dumps(action), document)
 
 
 def _chunks(pending: Iterable[_Pending]) -> Iterator[list[_Pending]]:

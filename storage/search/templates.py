@@ -10,6 +10,7 @@ no ``match_only_text``, no ingest pipelines):
 - ``message`` is ``text`` (word search) with a ``message.keyword`` sub-field for exact and
   wildcard matches (what Sigma's ``contains``/``endswith`` become on Elasticsearch);
   ``event.original`` is ``text`` only: it is for reading and word search, not aggregation;
+- ``wachter.event_id`` (the event's SQL id, set by the indexer) is a ``long``: sortable;
 - the ECS dates, IP addresses and numbers are typed, so ``source.ip:"10.0.0.0/8"`` and
   time ranges work; ``event.code`` is a keyword as ECS says (Windows sends it as a number);
 - ``index.mapping.ignore_malformed``: a value that does not fit its number, date or IP
@@ -28,7 +29,7 @@ from typing import Any
 
 from storage.search.client import SearchBackend
 
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2  # 2: wachter.event_id
 # Above the built-in templates of a full Elasticsearch (``logs-*-*`` has 100), so a prefix
 # such as ``logs`` still gets Wachter's mapping for its event indices.
 TEMPLATE_PRIORITY = 500
@@ -43,7 +44,7 @@ _LONGS = (
     "source.port", "destination.port", "client.port", "server.port", "source.bytes",
     "destination.bytes", "source.packets", "destination.packets", "network.bytes",
     "event.severity", "event.duration", "event.sequence", "http.response.status_code",
-    "process.pid", "wachter.repeat_count",
+    "process.pid", "wachter.repeat_count", "wachter.event_id",
 )  # fmt: skip
 _KEYWORDS = ("event.code", "event.kind", "event.outcome", "wachter.flags")
 
