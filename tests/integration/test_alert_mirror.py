@@ -178,6 +178,40 @@ def test_an_unreachable_cluster_keeps_the_changes_until_it_is_back(
     assert backoff.failures == 0
 
 
+def test_a_document_the_cluster_refuses_is_logged_and_the_other_alerts_are_written(
+    migrated_database, backend, alert_prefix, caplog
+):
+    good = raise_alert(migrated_database)
+    with migrated_database.unit_of_work() as session:
+        bad = make_alert(session)
+        # ``rule`` is an object in the mapping: a plain value there cannot be stored at all.
+        document = orjson.dumps({"@timestamp": "2026-11-30T12:00:00Z", "rule": "not an object"})
+        session.add(
+            AlertFeedEntry(
+                alert_id=bad.id,
+                alert_version=1,
+                change="created",
+                severity="high",
+                recorded_at=NOW,
+                document=document.decode(),
+            )
+        )
+    mirror = AlertMirror(backend, prefix=alert_prefix)
+    mirror_once(migrated_database, mirror)
+    [document] = hits(backend, alert_prefix, {"match_all": {}})
+    assert document["_id"] == str(good)
+    [refused] = [
+        r
+        for r in caplog.records
+        if r.name == "wachter.incidents.search_mirror" and r.levelname == "ERROR"
+    ]
+    assert f"refused alert {bad.id}" in refused.getMessage()
+    assert "parsing_exception" in refused.getMessage()
+    newest = feed_ids(migrated_database, bad.id)[-1]
+    with migrated_database.unit_of_work() as session:
+        assert cursor_position(session) == newest
+
+
 def settings(tmp_path, **overrides: Any) -> Settings:
     return Settings(
         data_dir=tmp_path,
