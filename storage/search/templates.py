@@ -10,6 +10,12 @@ no ``match_only_text``, no ingest pipelines):
 - ``message`` is ``text`` (word search) with a ``message.keyword`` sub-field for exact and
   wildcard matches (what Sigma's ``contains``/``endswith`` become on Elasticsearch);
   ``event.original`` is ``text`` only: it is for reading and word search, not aggregation;
+- strings are compared without case, as Sigma compares them: the dynamic keywords,
+  ``event.code``, ``event.kind`` and ``message.keyword`` have a lowercase normalizer, which
+  lowercases the indexed value and the terms, phrases, wildcards (and regexes) of queries
+  on it; ``_source`` keeps the original, aggregations show the lowercase value.
+  ``event.outcome`` (checked to be success/failure/unknown) and ``wachter.flags`` (written
+  by Wachter) are closed sets of lowercase values and stay exact;
 - ``wachter.event_id`` (the event's SQL id, set by the indexer) is a ``long``: sortable;
 - the ECS dates, IP addresses and numbers are typed, so ``source.ip:"10.0.0.0/8"`` and
   time ranges work; ``event.code`` is a keyword as ECS says (Windows sends it as a number);
@@ -29,11 +35,16 @@ from typing import Any
 
 from storage.search.client import SearchBackend
 
-TEMPLATE_VERSION = 2  # 2: wachter.event_id
+TEMPLATE_VERSION = 3  # 2: wachter.event_id; 3: the lowercase normalizer
 # Above the built-in templates of a full Elasticsearch (``logs-*-*`` has 100), so a prefix
 # such as ``logs`` still gets Wachter's mapping for its event indices.
 TEMPLATE_PRIORITY = 500
 KEYWORD_LIMIT = 1024
+# Index setting ``analysis.normalizer``: keyword values and the terms and wildcard patterns
+# of queries on them are lowercased, as Sigma compares strings. Not named ``lowercase``:
+# that name belongs to Elasticsearch's built-in normalizer.
+NORMALIZER = "wachter_lowercase"
+_NORMALIZERS = {NORMALIZER: {"type": "custom", "filter": ["lowercase"]}}
 
 _DATES = ("@timestamp", "event.created", "event.ingested", "event.start", "event.end")
 _IPS = (
@@ -46,7 +57,12 @@ _LONGS = (
     "event.severity", "event.duration", "event.sequence", "http.response.status_code",
     "process.pid", "wachter.repeat_count", "wachter.event_id",
 )  # fmt: skip
-_KEYWORDS = ("event.code", "event.kind", "event.outcome", "wachter.flags")
+# Values from the sender: compared without case, like every dynamic string field.
+_CASELESS_KEYWORDS = ("event.code", "event.kind")
+# Closed sets of lowercase values Wachter checks (``event.outcome``) or writes itself
+# (``wachter.flags``): kept exact, so a filter on them stays a plain term lookup.
+_EXACT_KEYWORDS = ("event.outcome", "wachter.flags")
+_CASELESS = {"type": "keyword", "ignore_above": KEYWORD_LIMIT, "normalizer": NORMALIZER}
 
 
 def events_template_name(prefix: str) -> str:
@@ -66,12 +82,14 @@ def _properties() -> dict[str, Any]:
         typed[name] = {"type": "ip"}
     for name in _LONGS:
         typed[name] = {"type": "long"}
-    for name in _KEYWORDS:
+    for name in _CASELESS_KEYWORDS:
+        typed[name] = dict(_CASELESS)
+    for name in _EXACT_KEYWORDS:
         typed[name] = {"type": "keyword", "ignore_above": KEYWORD_LIMIT}
     typed["message"] = {
         "type": "text",
         # 8191 characters of UTF-8 stay within Lucene's 32766-byte term limit.
-        "fields": {"keyword": {"type": "keyword", "ignore_above": 8191}},
+        "fields": {"keyword": {**_CASELESS, "ignore_above": 8191}},
     }
     typed["event.original"] = {"type": "text"}
     properties: dict[str, Any] = {}
@@ -97,6 +115,7 @@ def events_template(prefix: str, *, shards: int = 1, replicas: int = 0) -> dict[
                 "number_of_shards": shards,
                 "number_of_replicas": replicas,
                 "index.mapping.ignore_malformed": True,
+                "analysis": {"normalizer": _NORMALIZERS},
             },
             "mappings": {
                 "date_detection": False,
@@ -104,7 +123,7 @@ def events_template(prefix: str, *, shards: int = 1, replicas: int = 0) -> dict[
                     {
                         "strings_as_keywords": {
                             "match_mapping_type": "string",
-                            "mapping": {"type": "keyword", "ignore_above": KEYWORD_LIMIT},
+                            "mapping": dict(_CASELESS),
                         }
                     }
                 ],
