@@ -187,6 +187,7 @@ class DetectionEngine:
         self._correlated = frozenset(
             key for correlation in rule_set.correlations for key in correlation.rule_keys
         )
+        self._rules = {rule.key: rule for rule in rule_set.rules}
 
     def process(
         self, event: Mapping[str, Any], *, ref: Any, fallback_time: datetime | None = None
@@ -199,11 +200,39 @@ class DetectionEngine:
         moment = event_time(event) or fallback_time
         found: list[Detection] = []
         for rule in matched:
-            if rule.key not in self._silent:
-                found.append(rule_detection(rule, view, ref, moment, self.versions))
-            if rule.key in self._correlated and moment is not None:
-                hits = self.correlations.observe(rule.key, event, time=moment, event_ref=ref)
-                found.extend(correlation_detection(hit, self.versions) for hit in hits)
+            found.extend(self._matched(rule, view, ref, moment))
+        return found
+
+    def record_match(
+        self,
+        rule_key: str,
+        event: Mapping[str, Any],
+        *,
+        ref: Any,
+        fallback_time: datetime | None = None,
+    ) -> list[Detection]:
+        """The detections of ``rule_key`` matching ``event`` where another matcher decided it.
+
+        The scheduled searches' feeder: the cluster found the event, so the rule is not run
+        again here; its detection (with the explanation the matcher gives, which may be
+        empty where the cluster's mapping decided differently) and the correlation hits it
+        causes come from the same code as ``process``. An unknown rule gives nothing.
+        """
+        rule = self._rules.get(rule_key)
+        if rule is None:
+            return []
+        view = EventView(event, self.derived)
+        return self._matched(rule, view, ref, event_time(event) or fallback_time)
+
+    def _matched(
+        self, rule: CompiledRule, view: EventView, ref: Any, moment: datetime | None
+    ) -> list[Detection]:
+        found: list[Detection] = []
+        if rule.key not in self._silent:
+            found.append(rule_detection(rule, view, ref, moment, self.versions))
+        if rule.key in self._correlated and moment is not None:
+            hits = self.correlations.observe(rule.key, view.event, time=moment, event_ref=ref)
+            found.extend(correlation_detection(hit, self.versions) for hit in hits)
         return found
 
     def advance(self, now: datetime) -> list[Detection]:

@@ -112,19 +112,37 @@ class Detection(Base):
     detected_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)  # when matched
     event_time: Mapped[datetime | None] = mapped_column(UTCDateTime())
     event_ids: Mapped[str] = mapped_column(Text)  # JSON list of event table ids
+    # A scheduled search's hit (scale-out): the cluster documents the detection points at,
+    # JSON [{"index": …, "id": …, "source": {…}}], the source copied and bounded: an index
+    # Beats writes is not Wachter's, and its retention is not Wachter's. None otherwise.
+    documents: Mapped[str | None] = mapped_column(Text)
     group_values: Mapped[str | None] = mapped_column(Text)  # JSON: group-by field -> value
     explanation: Mapped[str] = mapped_column(Text)  # JSON: selections, fields, values matched
     level: Mapped[str | None] = mapped_column(String(20))
     title: Mapped[str] = mapped_column(String(KEY_LENGTH))
 
 
-class CorrelationState(Base):
-    """The open windows of one correlation rule version for one group, kept across restarts."""
+class CorrelationStateColumns:
+    """One correlation rule version's open windows for one group, as the engine saves them.
 
-    __tablename__ = "correlation_state"
+    Two tables have these columns: ``correlation_state`` (the streaming matcher's) and
+    ``search_correlation_state`` (the scheduled searches'); each feeder keeps its own.
+    """
 
     rule_key: Mapped[str] = mapped_column(String(KEY_LENGTH), primary_key=True)
     rule_version: Mapped[int] = mapped_column(Integer, primary_key=True)
     group_key: Mapped[str] = mapped_column(Text, primary_key=True)
     state: Mapped[str] = mapped_column(Text)  # JSON, the correlation engine's own format
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class CorrelationState(CorrelationStateColumns, Base):
+    """The open windows of one correlation rule version for one group, kept across restarts."""
+
+    __tablename__ = "correlation_state"
+
+
+class SearchCorrelationState(CorrelationStateColumns, Base):
+    """The scheduled searches' correlation windows (scale-out; ``detection_rules.search``)."""
+
+    __tablename__ = "search_correlation_state"

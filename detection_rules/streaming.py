@@ -37,6 +37,7 @@ from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 
 from core import Clock, SystemClock
+from detection_rules.correlation_store import load_windows, save_window_changes
 from detection_rules.engine import Detection, DetectionEngine, RuleSet, compile_rule_set
 from detection_rules.matcher import CompiledRule, OfficeHours, derived_fields
 from detection_rules.models import CorrelationState, DetectionRule
@@ -124,7 +125,7 @@ class DetectionConsumer:
         texts = enabled_rule_texts(session)
         lists = get_lists(session)
         pipeline = self._pipeline or default_pipeline()
-        rule_set, silent, compiled = _compile(texts, lists, pipeline, previous)
+        rule_set, silent, compiled = compile_texts(texts, lists, pipeline, previous)
         engine = DetectionEngine(
             rule_set,
             derived=self._derived,
@@ -169,7 +170,7 @@ def rules_stamp(session: Session) -> str:
     return f"{count}:{latest}:{versions}:{enabled}"
 
 
-def _compile(
+def compile_texts(
     texts: Sequence[RuleText],
     lists: Mapping[str, tuple[str, ...]],
     pipeline: ProcessingPipeline,
@@ -233,52 +234,14 @@ def _load_marker(session: Session) -> int | None:
 
 
 def _restore_state(session: Session, built: _Built) -> None:
-    versions = built.engine.versions
-    groups: dict[str, dict[str, Any]] = {}
-    rows = session.execute(
-        select(
-            CorrelationState.rule_key,
-            CorrelationState.rule_version,
-            CorrelationState.group_key,
-            CorrelationState.state,
-        ).where(CorrelationState.rule_key != _MARKER_KEY)
-    )
-    for rule_key, version, group_key, state in rows:
-        if versions.get(rule_key) == version:
-            groups.setdefault(rule_key, {})[group_key] = orjson.loads(state)
-    built.engine.correlations.load({"format": 1, "groups": groups})
-    built.engine.correlations.dirty()  # what was just loaded is not a change
+    load_windows(session, built.engine, CorrelationState, skip_keys=[_MARKER_KEY])
     built.last_event_id = _load_marker(session)
 
 
 def _save_state(
     session: Session, engine: DetectionEngine, last_event_id: int | None, now: datetime
 ) -> None:
-    changes = engine.correlations.dirty()
-    for rule_key, keys in changes.get("deleted", {}).items():
-        session.execute(
-            delete(CorrelationState).where(
-                CorrelationState.rule_key == rule_key, CorrelationState.group_key.in_(keys)
-            )
-        )
-    for rule_key, changed in changes.get("changed", {}).items():
-        version = engine.versions.get(rule_key, 0)
-        session.execute(
-            delete(CorrelationState).where(
-                CorrelationState.rule_key == rule_key,
-                CorrelationState.group_key.in_(list(changed)),
-            )
-        )
-        session.add_all(
-            CorrelationState(
-                rule_key=rule_key,
-                rule_version=version,
-                group_key=key,
-                state=orjson.dumps(data).decode(),
-                updated_at=now,
-            )
-            for key, data in changed.items()
-        )
+    save_window_changes(session, engine, CorrelationState, now=now)
     if last_event_id is not None:
         session.execute(delete(CorrelationState).where(CorrelationState.rule_key == _MARKER_KEY))
         session.add(

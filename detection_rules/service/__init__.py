@@ -12,12 +12,14 @@ for every change (recorded in the audit trail), ``flush`` but never ``commit``.
 """
 
 from detection_rules.service.detections import (
+    ClusterDocument,
     CorrelationSummary,
     DetectionEvents,
     Explanation,
     MatchedField,
     MatchedSelection,
     detection_events,
+    documents_of,
     event_ids_of,
     explanation_of,
     get_detection,
@@ -55,6 +57,7 @@ from detection_rules.service.rules import (
 )
 
 __all__ = [
+    "ClusterDocument",
     "CorrelationSummary",
     "DetectionEvents",
     "Explanation",
@@ -67,6 +70,7 @@ __all__ = [
     "add_to_list",
     "detection_events",
     "disable_rule",
+    "documents_of",
     "enable_rule",
     "enabled_rule_texts",
     "event_ids_of",

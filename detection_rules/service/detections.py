@@ -74,10 +74,23 @@ class DetectionEvents:
     events: tuple[Event, ...]
     missing: tuple[int, ...]
     total: int
+    # A scheduled search's detection points at documents on the cluster instead.
+    documents: tuple[ClusterDocument, ...] = ()
 
     @property
     def all_missing(self) -> bool:
-        return self.total > 0 and not self.events
+        return self.total > 0 and not self.events and not self.documents
+
+
+@dataclass(frozen=True)
+class ClusterDocument:
+    """A document on the search cluster that a scheduled search matched (scale-out)."""
+
+    index: str
+    id: str
+    # The copy kept with the detection; None when only the reference was kept (a
+    # correlation's events, or a document too large to copy).
+    source: dict[str, Any] | None
 
 
 def list_detections(
@@ -115,6 +128,22 @@ def event_ids_of(detection: Detection) -> list[int]:
     if not isinstance(loaded, list):
         return []
     return [item for item in loaded if isinstance(item, int) and not isinstance(item, bool)]
+
+
+def documents_of(detection: Detection) -> tuple[ClusterDocument, ...]:
+    """The cluster documents of a scheduled search's detection; empty for the stream's."""
+    loaded = _json(detection.documents) if detection.documents else None
+    if not isinstance(loaded, list):
+        return ()
+    return tuple(
+        ClusterDocument(
+            index=str(item["index"]),
+            id=str(item["id"]),
+            source=item.get("source") if isinstance(item.get("source"), dict) else None,
+        )
+        for item in loaded
+        if isinstance(item, dict) and "index" in item and "id" in item
+    )
 
 
 def group_of(detection: Detection) -> dict[str, Any]:
@@ -155,10 +184,12 @@ def detection_events(session: Session, detection: Detection) -> DetectionEvents:
     stored = {
         event.id: event for event in session.scalars(select(Event).where(Event.id.in_(shown)))
     }
+    documents = documents_of(detection)
     return DetectionEvents(
         events=tuple(stored[event_id] for event_id in shown if event_id in stored),
         missing=tuple(event_id for event_id in shown if event_id not in stored),
-        total=len(wanted),
+        total=len(wanted) + len(documents),
+        documents=documents[:MAX_EVENTS_SHOWN],
     )
 
 

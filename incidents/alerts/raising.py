@@ -32,7 +32,7 @@ from sqlalchemy.orm import Session
 from access_control import Actor
 from core import DomainError
 from detection_rules.models import Detection
-from detection_rules.service import event_ids_of, group_of
+from detection_rules.service import documents_of, event_ids_of, group_of
 from incidents.alerts.conditions import all_hold
 from incidents.alerts.fields import field_values
 from incidents.alerts.fingerprint import (
@@ -140,6 +140,12 @@ def _locked_cursor(session: Session, now: datetime) -> IncidentsCursor:
 def _handle(batch: _Batch, detection: Detection) -> None:
     wanted = event_ids_of(detection)[:MAX_EVENTS_READ]
     documents = [batch.events[event_id] for event_id in wanted if event_id in batch.events]
+    # A scheduled search's hit carries a copy of its cluster document instead.
+    documents += [
+        document.source
+        for document in documents_of(detection)[:MAX_EVENTS_READ]
+        if document.source is not None
+    ]
     first = documents[0] if documents else None
     group = group_texts(group_of(detection)) if detection.group_values else None
     suppression = _suppressing(batch.suppressions, detection.rule_key, group, first)

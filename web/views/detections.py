@@ -91,6 +91,12 @@ def show(detection_id: int) -> str:
         details={
             "events": ",".join(str(event.id) for event in events.events),
             "missing": ",".join(str(event_id) for event_id in events.missing),
+            # A scheduled search's detection: the cluster documents shown (index/id).
+            **(
+                {"documents": ",".join(f"{doc.index}/{doc.id}" for doc in events.documents)}
+                if events.documents
+                else {}
+            ),
         },
     )
     return render_template(

@@ -1,8 +1,8 @@
-"""Scale-out: search checkpoints and seen hits
+"""Scale-out: search checkpoints, seen hits, correlation windows, detection documents
 
 Revision ID: 0011
 Revises: 0010
-Create Date: 2026-11-30 09:54:54.071325
+Create Date: 2026-11-30 11:44:31.701555
 """
 
 from __future__ import annotations
@@ -30,6 +30,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("rule_key", "index_pattern", name=op.f("pk_search_checkpoint")),
     )
     op.create_table(
+        "search_correlation_state",
+        sa.Column("rule_key", sa.String(length=300), nullable=False),
+        sa.Column("rule_version", sa.Integer(), nullable=False),
+        sa.Column("group_key", sa.Text(), nullable=False),
+        sa.Column("state", sa.Text(), nullable=False),
+        sa.Column("updated_at", storage.types.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint(
+            "rule_key", "rule_version", "group_key", name=op.f("pk_search_correlation_state")
+        ),
+    )
+    op.create_table(
         "search_hit_seen",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("rule_key", sa.String(length=300), nullable=False),
@@ -50,10 +61,17 @@ def upgrade() -> None:
     with op.batch_alter_table("search_hit_seen", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_search_hit_seen_ingested"), ["ingested"], unique=False)
 
+    with op.batch_alter_table("detection", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("documents", sa.Text(), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("detection", schema=None) as batch_op:
+        batch_op.drop_column("documents")
+
     with op.batch_alter_table("search_hit_seen", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_search_hit_seen_ingested"))
 
     op.drop_table("search_hit_seen")
+    op.drop_table("search_correlation_state")
     op.drop_table("search_checkpoint")

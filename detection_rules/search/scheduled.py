@@ -1,0 +1,279 @@
+"""The scheduled searches job: every enabled rule, every interval, on the named index patterns.
+
+In scale-out mode Wachter matches its own events as they arrive (the streaming matcher,
+``detection_rules.streaming``), before they even reach the cluster; the scheduled searches
+are for the indices others write, such as ``winlogbeat-*`` filled by Beats
+(``WACHTER_DETECTION_INDICES``). Wachter's own event indices are left out of every search
+(``must_not`` on their name), so a pattern such as ``*`` never reports an event twice.
+
+Each run:
+
+1. builds (when a rule or list changed) the query of every enabled single-event rule
+   through the ECS pipeline (``convert.query_for``) and, through the same pipeline, the
+   matcher's compiled rules and correlations (``DetectionEngine``);
+2. loads the correlation windows from ``search_correlation_state``;
+3. runs every rule's search on every pattern (``runner.run_rule``: window, paging, dedup,
+   checkpoint) and hands each new hit to ``DetectionEngine.record_match``, the same code
+   the streaming matcher uses: one detection per hit, and the correlation hits it causes
+   (one correlation engine, two feeders);
+4. closes the correlation windows the searches can no longer add to, writes detections,
+   windows and dedup rows in the job's transaction, and forgets old dedup rows.
+
+A rule whose query the cluster refuses is logged and skipped; the others run. When the
+cluster is unavailable (or a search fails on some shards) the run stops there: what the
+rules before it found is kept (each rule's hits, detections and checkpoint are consistent
+on their own) and the next run searches the rest again. ``incidents.alerts`` turns the
+detections into alerts as it does the streaming matcher's.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import orjson
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from detection_rules.correlation_store import load_windows, save_window_changes
+from detection_rules.engine import Detection, DetectionEngine
+from detection_rules.models import Detection as DetectionRow
+from detection_rules.models import SearchCorrelationState
+from detection_rules.pipelines import build_pipeline
+from detection_rules.search.convert import ConversionError, EventSource, pipelines_for, query_for
+from detection_rules.search.models import SearchCheckpoint
+from detection_rules.search.runner import (
+    SearchClient,
+    SearchFailed,
+    SearchHit,
+    prune_seen,
+    run_rule,
+)
+from detection_rules.service import RuleText, enabled_rule_texts, get_lists, lists_version
+from detection_rules.streaming import LATENESS, compile_texts, rules_stamp
+from storage.search import SearchRejected, SearchUnavailable
+
+log = logging.getLogger("wachter.detection.search")
+
+JOB_NAME: Final = "detection_rules.scheduled_searches"
+# A copied document above this size loses its bulky text fields first (the matched fields
+# stay); one still above it is kept as a reference only.
+SOURCE_LIMIT: Final = 64 * 1024
+_BULKY: Final = ("event.original", "message")
+# Dedup rows are kept this long beyond the oldest window a run can still search.
+PRUNE_MARGIN: Final = timedelta(hours=1)
+
+
+@dataclass
+class _Built:
+    stamp: tuple[str, str]
+    engine: DetectionEngine
+    searches: tuple[tuple[RuleText, dict[str, Any]], ...]
+
+
+class ScheduledSearches:
+    """The job body (``run(session, now)``), one per process; rules are rebuilt on change."""
+
+    def __init__(
+        self,
+        client: SearchClient,
+        *,
+        patterns: Sequence[str],
+        lookback: timedelta,
+        own_indices_prefix: str | None = None,
+    ) -> None:
+        if not patterns:
+            raise ValueError("scheduled searches need at least one index pattern")
+        self.client = client
+        self.patterns = tuple(patterns)
+        self.lookback = lookback
+        self._exclude = own_indices_prefix
+        self._built: _Built | None = None
+
+    def run(self, session: Session, now: datetime) -> None:
+        built = self._current(session)
+        load_windows(session, built.engine, SearchCorrelationState)
+        rows: list[DetectionRow] = []
+        try:
+            for pattern in self.patterns:
+                for text, query in built.searches:
+                    for hit in self._hits(session, text, query, pattern, now):
+                        rows.extend(_row(found, now, hit) for found in _detections(built, hit))
+        except (SearchUnavailable, SearchFailed) as error:
+            log.warning("scheduled searches stopped for this run", extra={"reason": str(error)})
+        closed = built.engine.advance(now - self.lookback - LATENESS)
+        rows.extend(_row(found, now, None) for found in closed)
+        session.add_all(rows)
+        save_window_changes(session, built.engine, SearchCorrelationState, now=now)
+        self._prune(session, built)
+        session.flush()
+        if rows:
+            log.info("detections", extra={"wachter.detections": len(rows)})
+
+    def _hits(
+        self, session: Session, text: RuleText, query: dict[str, Any], pattern: str, now: datetime
+    ) -> list[SearchHit]:
+        try:
+            return run_rule(
+                session,
+                self.client,
+                rule=text,
+                query=self._without_own_indices(query),
+                index_pattern=pattern,
+                now=now,
+                lookback=self.lookback,
+            )
+        except SearchRejected as error:
+            log.warning(
+                "scheduled search refused",
+                extra={"wachter.rule": text.key, "wachter.index_pattern": pattern,
+                       "reason": str(error)[:300]},
+            )  # fmt: skip
+            return []
+
+    def _without_own_indices(self, query: Mapping[str, Any]) -> dict[str, Any]:
+        if self._exclude is None:
+            return dict(query)
+        return {
+            "query": {
+                "bool": {
+                    "filter": [query["query"]],
+                    "must_not": [{"prefix": {"_index": self._exclude}}],
+                }
+            }
+        }
+
+    def _current(self, session: Session) -> _Built:
+        stamp = (rules_stamp(session), lists_version(session))
+        if self._built is None or self._built.stamp != stamp:
+            self._built = _build(session, stamp)
+        return self._built
+
+    def _prune(self, session: Session, built: _Built) -> None:
+        # The oldest window any of these rules can still search starts one look-back before
+        # its checkpoint; what was seen before that can never be found again.
+        keys = [text.key for text, _query in built.searches]
+        if not keys:
+            return
+        oldest = session.scalar(
+            select(func.min(SearchCheckpoint.reached)).where(
+                SearchCheckpoint.rule_key.in_(keys),
+                SearchCheckpoint.index_pattern.in_(self.patterns),
+            )
+        )
+        if oldest is not None:
+            prune_seen(session, before=oldest - self.lookback - PRUNE_MARGIN)
+
+
+def _build(session: Session, stamp: tuple[str, str]) -> _Built:
+    texts = enabled_rule_texts(session)
+    lists = get_lists(session)
+    names = pipelines_for(EventSource.ECS)
+    rule_set, silent, _compiled = compile_texts(texts, lists, build_pipeline(names), None)
+    engine = DetectionEngine(
+        rule_set, versions={text.key: text.version for text in texts}, silent=silent
+    )
+    searchable = {rule.key for rule in rule_set.rules}
+    searches: list[tuple[RuleText, dict[str, Any]]] = []
+    for text in texts:
+        if text.key not in searchable:
+            continue  # a correlation, or a rule the matcher could not compile (logged there)
+        try:
+            searches.append((text, query_for(text.text, pipelines=names, lists=lists)))
+        except ConversionError as error:
+            log.warning(
+                "rule not run as a scheduled search",
+                extra={"wachter.rule": text.key, "reason": str(error)},
+            )
+    log.info(
+        "scheduled searches loaded",
+        extra={
+            "wachter.rules": len(searches),
+            "wachter.correlations": len(rule_set.correlations),
+        },
+    )
+    return _Built(stamp, engine, tuple(searches))
+
+
+def _detections(built: _Built, hit: SearchHit) -> list[Detection]:
+    try:
+        return built.engine.record_match(
+            hit.rule_key, hit.source, ref=document_ref(hit.index, hit.doc_id),
+            fallback_time=hit.ingested,
+        )  # fmt: skip
+    except Exception:  # one odd document must not stop the run; the log names it
+        log.exception(
+            "search hit not recorded",
+            extra={"wachter.rule": hit.rule_key, "wachter.doc": hit.doc_id},
+        )
+        return []
+
+
+def document_ref(index: str, doc_id: str) -> str:
+    """How a cluster document is referred to in correlation windows: ``index/id``.
+
+    Index names cannot hold ``/``, so the first one splits it again (``split_ref``).
+    """
+    return f"{index}/{doc_id}"
+
+
+def split_ref(ref: object) -> tuple[str, str] | None:
+    if not isinstance(ref, str) or "/" not in ref:
+        return None
+    index, doc_id = ref.split("/", 1)
+    return index, doc_id
+
+
+def _row(detection: Detection, now: datetime, hit: SearchHit | None) -> DetectionRow:
+    explanation: Any = detection.explanation_json()
+    if detection.correlation is not None:
+        explanation = {"correlation": detection.correlation}
+    return DetectionRow(
+        detected_at=now,
+        rule_key=detection.rule_key,
+        rule_version=detection.version or 0,
+        event_time=detection.time,
+        event_ids="[]",
+        documents=orjson.dumps(_documents(detection, hit)).decode(),
+        group_values=None
+        if detection.group is None
+        else orjson.dumps(detection.group, default=str).decode(),
+        explanation=orjson.dumps(explanation, default=str).decode(),
+        level=detection.level,
+        title=detection.title[:500],
+    )
+
+
+def _documents(detection: Detection, hit: SearchHit | None) -> list[dict[str, Any]]:
+    if detection.kind == "rule" and hit is not None:
+        return [{"index": hit.index, "id": hit.doc_id, "source": bounded_source(hit.source)}]
+    # A correlation names its events; their documents were copied with their own rules'
+    # detections (or not at all, for a generate: false rule), so references only here.
+    refs = (split_ref(ref) for ref in detection.event_refs)
+    return [{"index": ref[0], "id": ref[1]} for ref in refs if ref is not None]
+
+
+def bounded_source(source: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The document as copied into the detection: whole, or without its bulky text, or None."""
+    if len(orjson.dumps(source, default=str)) <= SOURCE_LIMIT:
+        return dict(source)
+    trimmed = _without(source, _BULKY)
+    if len(orjson.dumps(trimmed, default=str)) <= SOURCE_LIMIT:
+        return trimmed
+    return None
+
+
+def _without(source: Mapping[str, Any], dotted: Sequence[str]) -> dict[str, Any]:
+    copied: dict[str, Any] = orjson.loads(orjson.dumps(source, default=str))
+    for name in dotted:
+        copied.pop(name, None)  # a flat dotted key
+        *parents, leaf = name.split(".")
+        level: Any = copied
+        for parent in parents:
+            level = level.get(parent) if isinstance(level, dict) else None
+        if isinstance(level, dict):
+            level.pop(leaf, None)
+    return copied
