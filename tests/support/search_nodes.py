@@ -151,6 +151,13 @@ def _read(url: str) -> bytes:
         return data
 
 
+class PortTaken(RuntimeError):
+    """The server could not bind its HTTP or transport port (someone else took it)."""
+
+
+BIND_ATTEMPTS = 3
+
+
 class SearchNode:
     """One running server; ``url`` is its HTTP address."""
 
@@ -182,8 +189,19 @@ class SearchNode:
                 os.chown(directory, account.pw_uid, account.pw_gid)
                 for file in files:
                     os.chown(Path(directory) / file, account.pw_uid, account.pw_gid)
-        self._command_line = self._command(home, java)
-        self._launch()
+        for attempt in range(1, BIND_ATTEMPTS + 1):
+            self._command_line = self._command(home, java)
+            try:
+                self._launch()
+                return self
+            except PortTaken:
+                # free_port() can only say a port was free a moment ago: another test
+                # process (xdist) may start a node on it first. New ports, fresh logs.
+                if attempt == BIND_ATTEMPTS:
+                    raise
+                self.port = free_port()
+                for log_file in (*(self.root / "logs").glob("*.log"), self.root / "stderr.log"):
+                    log_file.unlink(missing_ok=True)
         return self
 
     def _launch(self) -> None:
@@ -245,7 +263,10 @@ class SearchNode:
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"{self.distribution.name} exited at start:\n{self.log_tail()}")
+                tail = self.log_tail()
+                if "BindException" in tail or "Address already in use" in tail:
+                    raise PortTaken(f"{self.distribution.name}: a port was taken:\n{tail}")
+                raise RuntimeError(f"{self.distribution.name} exited at start:\n{tail}")
             try:
                 health = json.loads(
                     _read(f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=5s")
