@@ -22,11 +22,14 @@ from access_control import sessions
 from access_control.secret_box import SecretBox
 from core import Clock, Settings
 from detection_rules import DetectionConsumer, OfficeHours
+from detection_rules.search.scheduled import JOB_NAME as SCHEDULED_SEARCHES
+from detection_rules.search.scheduled import ScheduledSearches
 from incidents.alerts import ALERT_BATCH, raise_alerts
 from incidents.deadlines import escalation_run
 from incidents.feeds import deliver_webhooks
 from incidents.feeds.cef_sender import send_cef
 from incidents.feeds.retention import purge_feed
+from incidents.feeds.search_mirror import AlertMirror
 from incidents.notifications import delivery_run
 from ingest import dead_letters, pipeline
 from ingest.search_indexer import SearchIndexer
@@ -38,6 +41,7 @@ from staff_safety.vault import keyring_for
 from storage import Database, acquire_lease, release_lease
 from storage.events import purge_events
 from storage.search import backend_for
+from storage.search.alerts import alerts_index
 
 log = logging.getLogger("wachter.jobs")
 MIN_LEASE = timedelta(minutes=1)
@@ -140,6 +144,37 @@ def _search_retention(settings: Settings) -> tuple[Job, ...]:
     return (Job(name="storage.purge_search_indices", interval=timedelta(days=1), run=run),)
 
 
+def _alert_mirror(settings: Settings) -> tuple[Job, ...]:
+    """Scale-out only: every alert change copied to ``<prefix>-alerts`` on the cluster."""
+    if settings.is_embedded:
+        return ()
+    mirror = AlertMirror(backend_for(settings), prefix=settings.elasticsearch_index_prefix)
+
+    def run(session: Session, now: datetime) -> bool:
+        return mirror.run(session, now=now)
+
+    return (Job(name="incidents.mirror_alerts", interval=timedelta(seconds=2), run=run),)
+
+
+def _scheduled_searches(settings: Settings) -> tuple[Job, ...]:
+    """Scale-out with ``WACHTER_DETECTION_INDICES``: the rules as searches on those indices.
+
+    Wachter's own events are matched as they arrive (the streaming matcher), so their
+    indices, and the copy of the alerts, are left out of the searches.
+    """
+    if settings.is_embedded or not settings.detection_indices:
+        return ()
+    prefix = settings.elasticsearch_index_prefix
+    searches = ScheduledSearches(
+        backend_for(settings),
+        patterns=settings.detection_indices,
+        lookback=timedelta(seconds=settings.detection_lookback_seconds),
+        exclude_prefixes=(f"{prefix}-events-", alerts_index(prefix)),
+    )
+    interval = timedelta(seconds=settings.detection_interval_seconds)
+    return (Job(name=SCHEDULED_SEARCHES, interval=interval, run=searches.run),)
+
+
 def event_consumers(settings: Settings) -> tuple[pipeline.EventConsumer, ...]:
     """The consumers of the stored event stream: the detection engine and, in scale-out
     mode, the search indexer (the event table is its outbox while the cluster is away)."""
@@ -215,6 +250,8 @@ def jobs_for(settings: Settings) -> tuple[Job, ...]:
         _webhook_delivery(settings),
         _feed_retention(settings.retention_days),
         *_search_retention(settings),
+        *_scheduled_searches(settings),
+        *_alert_mirror(settings),
         *_cef_sending(settings),
         Job(
             name="incidents.escalate_deadlines",

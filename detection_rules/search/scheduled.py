@@ -3,8 +3,9 @@
 In scale-out mode Wachter matches its own events as they arrive (the streaming matcher,
 ``detection_rules.streaming``), before they even reach the cluster; the scheduled searches
 are for the indices others write, such as ``winlogbeat-*`` filled by Beats
-(``WACHTER_DETECTION_INDICES``). Wachter's own event indices are left out of every search
-(``must_not`` on their name), so a pattern such as ``*`` never reports an event twice.
+(``WACHTER_DETECTION_INDICES``). Wachter's own indices (its events, its copy of the alerts)
+are left out of every search (``must_not`` on their names): a pattern such as ``*`` never
+reports an event twice, nor runs the rules over Wachter's own alerts.
 
 Each run:
 
@@ -83,14 +84,14 @@ class ScheduledSearches:
         *,
         patterns: Sequence[str],
         lookback: timedelta,
-        own_indices_prefix: str | None = None,
+        exclude_prefixes: Sequence[str] = (),
     ) -> None:
         if not patterns:
             raise ValueError("scheduled searches need at least one index pattern")
         self.client = client
         self.patterns = tuple(patterns)
         self.lookback = lookback
-        self._exclude = own_indices_prefix
+        self._exclude = tuple(exclude_prefixes)
         self._built: _Built | None = None
 
     def run(self, session: Session, now: datetime) -> None:
@@ -135,13 +136,13 @@ class ScheduledSearches:
             return []
 
     def _without_own_indices(self, query: Mapping[str, Any]) -> dict[str, Any]:
-        if self._exclude is None:
+        if not self._exclude:
             return dict(query)
         return {
             "query": {
                 "bool": {
                     "filter": [query["query"]],
-                    "must_not": [{"prefix": {"_index": self._exclude}}],
+                    "must_not": [{"prefix": {"_index": prefix}} for prefix in self._exclude],
                 }
             }
         }

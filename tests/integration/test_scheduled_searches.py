@@ -6,7 +6,7 @@ through the ECS pipeline. Shown here: a hit becomes one detection with a copy of
 document and an explanation, and then an alert with the document's user as an entity; a
 second run reports nothing again; a correlation over the searched hits fires through the
 same engine as the streaming matcher and its windows survive a new process; Wachter's own
-event indices are never searched; a disabled rule is not run; an unreachable cluster
+event and alert indices are never searched; a disabled rule is not run; an unreachable cluster
 writes nothing.
 """
 
@@ -163,7 +163,7 @@ def searches(cluster: Cluster, pattern: str | None = None) -> ScheduledSearches:
         cluster.backend,
         patterns=[pattern or f"{cluster.prefix}-*"],
         lookback=LOOKBACK,
-        own_indices_prefix=f"{cluster.prefix}-events-",
+        exclude_prefixes=(f"{cluster.prefix}-events-", f"{cluster.prefix}-alerts"),
     )
 
 
@@ -240,9 +240,10 @@ def test_a_correlation_over_search_hits_fires_once_across_processes(db_session, 
     assert sorted(document.id for document in documents_of(fired)) == ["try-0", "try-1", "try-2"]
 
 
-def test_wachters_own_event_indices_are_never_searched(db_session, cluster):
+def test_wachters_own_indices_are_never_searched(db_session, cluster):
     load(db_session, CLEARED_LOG)
     cluster.index("events-2026.11.30", {"own": winlogbeat(1102, "bob", seconds_ago=30)})
+    cluster.index("alerts", {"alert": winlogbeat(1102, "bob", seconds_ago=30)})
     cluster.index("winlogbeat-2026.11.30", {"beats": winlogbeat(1102, "bob", seconds_ago=30)})
     searches(cluster, pattern="*").run(db_session, NOW)
     assert [documents_of(row)[0].id for row in detections(db_session)] == ["beats"]
