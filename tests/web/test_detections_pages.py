@@ -422,3 +422,44 @@ def test_the_pages_need_no_inline_script_or_style(client, analyst, rollback_data
     assert event_handlers(page) == []
     assert style_attributes(page) == []
     assert page.tagged("style") == []
+
+
+def test_a_scheduled_search_detection_shows_its_cluster_document_as_text_and_audits_it(
+    client, analyst, rollback_database
+):
+    # The job that writes such rows runs against real nodes in
+    # tests/integration/test_scheduled_searches.py; here the page and its audit entry.
+    detect(rollback_database, ROOT_SIGN_IN)
+    hostile = '<script>alert("x")</script>'
+    with rollback_database.unit_of_work() as session:
+        row = Detection(
+            rule_key=ROOT_ID,
+            rule_version=1,
+            detected_at=NOW,
+            event_time=NOW,
+            event_ids="[]",
+            documents=json.dumps(
+                [
+                    {"index": "winlogbeat-2026.11.30", "id": "abc", "source": {"user": hostile}},
+                    {"index": "winlogbeat-2026.11.30", "id": "def"},
+                ]
+            ),
+            explanation="[]",
+            level="high",
+            title="Sign-in as root",
+        )
+        session.add(row)
+        session.flush()
+        detection_id = row.id
+    page = client.get(f"/detections/{detection_id}").get_data(as_text=True)
+    assert "<script>alert" not in page
+    [shown] = re.findall(r'<pre class="details">(.*?)</pre>', page, re.DOTALL)
+    assert json.loads(html.unescape(shown)) == {"user": hostile}
+    assert "winlogbeat-2026.11.30" in page
+    assert "no longer stored" not in page
+    [read] = audit_entries(rollback_database, "event.read")
+    assert json.loads(read.details) == {
+        "events": "",
+        "missing": "",
+        "documents": "winlogbeat-2026.11.30/abc,winlogbeat-2026.11.30/def",
+    }
