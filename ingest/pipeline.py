@@ -5,13 +5,19 @@ handled. ``deliver`` reads the events after it, hands them over and moves the cu
 the same transaction as whatever the consumer wrote, so a consumer can lag, crash or
 restart without losing an event or handling one twice. There is no in-memory queue to
 lose: the event table is the queue (ids grow in commit order, see ``storage.events``).
+
+A consumer that needs only the stored JSON and the event's identity (the search indexer)
+is a ``RowConsumer``: it gets the batch as a stream of light rows (``EventRow``: no ORM
+objects) read while it works, so reading the next rows overlaps with what it does with
+the earlier ones (bench/elasticsearch). The cursor moves to the last row it took.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Protocol
+from itertools import chain
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,7 +41,30 @@ class EventConsumer(Protocol):
         ...
 
 
-def batch_size_of(consumer: EventConsumer) -> int:
+class EventRow(NamedTuple):
+    """What a ``RowConsumer`` gets of a stored event: its id, identity, time and JSON."""
+
+    id: int
+    source: str
+    event_key: str
+    timestamp: datetime
+    document: str
+
+
+@runtime_checkable
+class RowConsumer(Protocol):
+    """A consumer that takes the events after its cursor as a stream of ``EventRow``.
+
+    ``consume_rows`` pulls rows from ``rows`` (oldest first) inside the caller's
+    transaction; the rows it pulled count as handled (normally all of them).
+    """
+
+    name: str
+
+    def consume_rows(self, session: Session, rows: Iterator[EventRow]) -> None: ...
+
+
+def batch_size_of(consumer: EventConsumer | RowConsumer) -> int:
     """How many events one delivery hands ``consumer``: its own ``batch_size`` if it has one
     (the search indexer sends bigger batches: one cluster round trip costs more than a
     matcher call), otherwise ``DELIVERY_BATCH``."""
@@ -59,10 +88,16 @@ def _locked_cursor(session: Session, name: str, now: datetime) -> EventCursor:
 
 
 def deliver(
-    session: Session, consumer: EventConsumer, *, now: datetime, limit: int = DELIVERY_BATCH
+    session: Session,
+    consumer: EventConsumer | RowConsumer,
+    *,
+    now: datetime,
+    limit: int = DELIVERY_BATCH,
 ) -> int:
     """Hand ``consumer`` the next events after its cursor; returns how many (0: caught up)."""
     cursor = _locked_cursor(session, consumer.name, now)
+    if isinstance(consumer, RowConsumer):
+        return _deliver_rows(session, consumer, cursor, now=now, limit=limit)
     events = read_events_after(session, cursor.position, limit=limit)
     if not events:
         return 0
@@ -70,6 +105,34 @@ def deliver(
     cursor.position = events[-1].id
     cursor.updated_at = now
     return len(events)
+
+
+_ROW_COLUMNS = (Event.id, Event.source, Event.event_key, Event.timestamp, Event.document)
+
+
+def _deliver_rows(
+    session: Session, consumer: RowConsumer, cursor: EventCursor, *, now: datetime, limit: int
+) -> int:
+    query = select(*_ROW_COLUMNS).where(Event.id > cursor.position).order_by(Event.id)
+    # Core, not ORM: no identity map or objects, and the driver's cursor is read lazily.
+    result = session.connection().execute(query.limit(limit))
+    first = result.fetchone()
+    if first is None:
+        return 0
+    taken = [0, cursor.position]  # how many rows the consumer pulled, and the last id
+
+    def rows() -> Iterator[EventRow]:
+        for row in chain((first,), result):
+            taken[0] += 1
+            taken[1] = row[0]
+            yield EventRow(*row)
+
+    consumer.consume_rows(session, rows())
+    result.close()
+    if taken[0]:
+        cursor.position = taken[1]
+        cursor.updated_at = now
+    return taken[0]
 
 
 def oldest_unconsumed(session: Session, names: Sequence[str]) -> int | None:

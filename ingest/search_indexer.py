@@ -1,8 +1,11 @@
 """Scale-out: every stored event is indexed on Elasticsearch/OpenSearch, nothing lost or doubled.
 
-``SearchIndexer`` is an event-stream consumer (``ingest.pipeline.EventConsumer``, name
-``search_index``). The SQL event table is its outbox: ``deliver`` hands it the events after
-its cursor and moves the cursor in the same transaction, after ``consume`` returns. When the
+``SearchIndexer`` is an event-stream consumer (name ``search_index``) that takes light rows
+(``ingest.pipeline.RowConsumer``): the documents go to the cluster as the stored bytes, so
+it needs no ORM objects, and the rows are read from the database while earlier bulk
+requests are in flight (bench/elasticsearch). The SQL event table is its outbox:
+``deliver`` hands it the events after its cursor and moves the cursor in the same
+transaction, after ``consume_rows`` returns. When the
 cluster cannot take a batch (``SearchUnavailable``: down, timing out, overloaded after the
 retries) ``consume`` raises, the transaction rolls back, the cursor stays where it was and
 the next run sends the same events again, in the same order. Documents are created with ids
@@ -17,15 +20,16 @@ The event itself stays in SQL until retention removes it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import groupby
 
 from sqlalchemy.orm import Session
 
 from core import Clock, SystemClock
 from ingest.dead_letters import Rejection, record_dead_letters
+from ingest.pipeline import EventRow
 from storage.events import Event
-from storage.search import SearchBackend, ensure_templates, index_events
+from storage.search import IndexResult, SearchBackend, ensure_templates, index_events
 
 log = logging.getLogger("wachter.ingest.search")
 
@@ -48,12 +52,22 @@ class SearchIndexer:
         self._clock = clock or SystemClock()
         self._template_ready = False
 
+    def consume_rows(self, session: Session, rows: Iterator[EventRow]) -> None:
+        """Index the rows ``deliver`` streams (the delivery job's path)."""
+        self._record(session, self._index(rows))
+
     def consume(self, session: Session, events: Sequence[Event]) -> None:
+        """Index events already read as ORM objects (``ingest.pipeline.EventConsumer``)."""
+        self._record(session, self._index(events))
+
+    def _index(self, events: Iterable[Event | EventRow]) -> IndexResult:
         if not self._template_ready:
             # Before the first index of this process is made; a newer Wachter upgrades it.
             ensure_templates(self.backend, self.prefix)
             self._template_ready = True
-        result = index_events(self.backend, events, prefix=self.prefix)
+        return index_events(self.backend, events, prefix=self.prefix)
+
+    def _record(self, session: Session, result: IndexResult) -> None:
         if result.rejected:
             received_at = self._clock.now()
             for source, refused in groupby(result.rejected, key=lambda item: item.source):

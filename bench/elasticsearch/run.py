@@ -52,7 +52,7 @@ from ingest.search_indexer import SearchIndexer
 from storage import Database, migrate
 from storage.events import EventRecord, append_events
 from storage.search.client import ClientOptions, ElasticsearchBackend, OpenSearchBackend
-from storage.search.events import event_document_id, events_index
+from storage.search.events import event_document_id, events_index, with_event_id
 from storage.search.templates import ensure_templates
 from tests.support.search_nodes import DISTRIBUTIONS, SearchNode
 
@@ -81,22 +81,35 @@ def load_records(count: int) -> list[EventRecord]:
     return records
 
 
-def peer_actions(records: list[EventRecord], prefix: str) -> Iterator[dict[str, Any]]:
-    for record in records:
+def peer_documents(records: list[EventRecord]) -> list[str]:
+    """The documents exactly as Wachter sends them: the stored JSON with its SQL id in front
+    (the events are stored in this order into an empty table, so the ids are 1, 2, …)."""
+    return [
+        with_event_id(record.document.encode(), number).decode()
+        for number, record in enumerate(records, start=1)
+    ]
+
+
+def peer_actions(
+    records: list[EventRecord], documents: list[str], prefix: str
+) -> Iterator[dict[str, Any]]:
+    for record, document in zip(records, documents, strict=True):
         yield {
             "_op_type": "create",
             "_index": events_index(prefix, record.timestamp),
             "_id": event_document_id(record.source, record.event_key),
-            "_source": record.document,  # the same JSON text Wachter sends
+            "_source": document,  # the same JSON text Wachter sends
         }
 
 
-def run_peer(kind: str, url: str, records: list[EventRecord], prefix: str) -> float:
+def run_peer(
+    kind: str, url: str, records: list[EventRecord], documents: list[str], prefix: str
+) -> float:
+    actions = peer_actions(records, documents, prefix)
     if kind == "opensearch":
-        results = os_parallel_bulk(OpenSearch([url], timeout=120), peer_actions(records, prefix))
+        results = os_parallel_bulk(OpenSearch([url], timeout=120), actions)
     else:
-        client = Elasticsearch(url, request_timeout=120)
-        results = es_parallel_bulk(client, peer_actions(records, prefix))
+        results = es_parallel_bulk(Elasticsearch(url, request_timeout=120), actions)
     started = time.perf_counter()  # the helpers are lazy: nothing is sent before iterating
     for ok, item in results:
         if not ok:
@@ -152,12 +165,13 @@ def bench_node(
     kind: str, url: str, records: list[EventRecord], database: Database
 ) -> dict[str, float]:
     backend = _backend(kind, url)
+    documents = peer_documents(records)
     best = {"peer": float("inf"), "wachter": float("inf")}
     for round_number, side in enumerate(ROUNDS):
         prefix = f"bench{round_number}"
         ensure_templates(backend, prefix)
         if side == "peer":
-            seconds = run_peer(kind, url, records, prefix)
+            seconds = run_peer(kind, url, records, documents, prefix)
         else:
             seconds = run_wachter(backend, database, prefix)
         _check_and_drop(backend, prefix, len(records))

@@ -23,11 +23,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from itertools import chain
 from typing import Any, Protocol
 
 import orjson
@@ -54,10 +56,14 @@ class StoredEvent(Protocol):
     it as ``wachter.event_id``; one without (built by hand) is sent as it is.
     """
 
-    source: str
-    event_key: str
-    timestamp: datetime
-    document: str
+    @property
+    def source(self) -> str: ...
+    @property
+    def event_key(self) -> str: ...
+    @property
+    def timestamp(self) -> datetime: ...
+    @property
+    def document(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,7 +176,7 @@ class _Tally:
 
 def index_events(
     backend: SearchBackend,
-    events: Sequence[StoredEvent],
+    events: Iterable[StoredEvent],
     *,
     prefix: str,
     sleep: Callable[[float], None] = time.sleep,
@@ -178,23 +184,54 @@ def index_events(
 ) -> IndexResult:
     """Create ``events`` (oldest first) in their daily indices; see the module docstring.
 
-    Up to ``in_flight`` bulk requests are sent at once: while the cluster parses one, the
-    next is on its way (bench/elasticsearch: one at a time left a 2-core node idle between
-    requests). Documents carry their own ids, so the order they land in does not matter.
+    Up to ``in_flight`` bulk requests are out at once, and the next request is built (and
+    ``events``, which may be a lazy stream from the database, read) while they are: the
+    node is never idle waiting for Python, nor Python for the node (bench/elasticsearch).
+    Documents carry their own ids, so the order requests land in does not matter.
     """
-    # Lazy: the next request is built while the pool sends the previous ones.
     chunks = _chunks(_pending(event, prefix) for event in events)
-    if in_flight <= 1 or len(events) <= MAX_BATCH_DOCUMENTS:
+    if in_flight <= 1:
         tallies = [_send_chunk(backend, chunk, sleep) for chunk in chunks]
     else:
-        with ThreadPoolExecutor(max_workers=in_flight) as pool:
-            tallies = list(pool.map(lambda chunk: _send_chunk(backend, chunk, sleep), chunks))
+        tallies = _send_overlapped(backend, chunks, sleep, in_flight)
     total = _Tally()
     for tally in tallies:  # in chunk order, so rejections keep the events' order
         total.indexed += tally.indexed
         total.duplicates += tally.duplicates
         total.rejected.extend(tally.rejected)
     return IndexResult(total.indexed, total.duplicates, tuple(total.rejected))
+
+
+def _send_overlapped(
+    backend: SearchBackend,
+    chunks: Iterator[list[_Pending]],
+    sleep: Callable[[float], None],
+    in_flight: int,
+) -> list[_Tally]:
+    first = next(chunks, None)
+    if first is None:
+        return []
+    second = next(chunks, None)
+    if second is None:  # one request: no threads needed
+        return [_send_chunk(backend, first, sleep)]
+    free = threading.BoundedSemaphore(in_flight)
+    failed = threading.Event()
+
+    def finished(future: Future[_Tally]) -> None:
+        if future.exception() is not None:
+            failed.set()
+        free.release()
+
+    futures: list[Future[_Tally]] = []
+    with ThreadPoolExecutor(max_workers=in_flight) as pool:
+        for chunk in chain((first, second), chunks):
+            free.acquire()  # at most ``in_flight`` out; the next chunk is built meanwhile
+            if failed.is_set():
+                break  # the cluster is away: read no further, the error is raised below
+            future = pool.submit(_send_chunk, backend, chunk, sleep)
+            future.add_done_callback(finished)
+            futures.append(future)
+    return [future.result() for future in futures]
 
 
 def _send_chunk(
@@ -214,7 +251,10 @@ def _send(
     for attempt in range(ITEM_ATTEMPTS):
         if attempt:
             sleep(backoff_delay(attempt - 1, ITEM_BACKOFF_BASE, ITEM_BACKOFF_CAP))
-        body = b"".join(item.action + b"\n" + item.document + b"\n" for item in chunk)
+        parts: list[bytes] = []
+        for item in chunk:
+            parts += (item.action, b"\n", item.document, b"\n")
+        body = b"".join(parts)  # one copy of each document, not three
         results = backend.bulk(body)
         again: list[_Pending] = []
         for item, result in zip(chunk, results, strict=True):
