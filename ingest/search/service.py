@@ -7,6 +7,7 @@ duplicates) and a deep page costs what the first one does.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,7 +22,7 @@ from ingest.errors import InvalidTimeRange
 from ingest.search import sql
 from ingest.search.language import parse_query
 from ingest.search.values import end_of_day, parse_time
-from storage.events import Event
+from storage.events import COLUMN_LIMITS, Event
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -81,6 +82,22 @@ def search_events(
     ``limit`` above ``MAX_PAGE_SIZE`` is cut to it. ``now`` defaults to the current time.
     """
     now = now or datetime.now(UTC)
+    size = page_size(before, limit)
+    statement = select(Event).where(sql.where(parse_query(query, now=now)))
+    start, end = time_range(since, until, now=now)
+    if start is not None:
+        statement = statement.where(Event.timestamp >= start)
+    if end is not None:
+        statement = statement.where(Event.timestamp < end)
+    if before is not None:
+        statement = statement.where(Event.id < before)
+    rows = list(session.scalars(statement.order_by(Event.id.desc()).limit(size + 1)))
+    found = tuple(_found(row) for row in rows[:size])
+    return EventPage(events=found, next_before=found[-1].id if len(rows) > size else None)
+
+
+def page_size(before: int | None, limit: int) -> int:
+    """How many events a page holds (``limit``, at most ``MAX_PAGE_SIZE``); checks ``before``."""
     if before is not None and not 1 <= before <= MAX_EVENT_ID:
         raise InvalidInput(N_("That page does not exist."), field="before")
     if limit < 1:
@@ -89,21 +106,10 @@ def search_events(
             field="limit",
             limit=MAX_PAGE_SIZE,
         )
-    statement = select(Event).where(sql.where(parse_query(query, now=now)))
-    start, end = _time_range(since, until, now=now)
-    if start is not None:
-        statement = statement.where(Event.timestamp >= start)
-    if end is not None:
-        statement = statement.where(Event.timestamp < end)
-    if before is not None:
-        statement = statement.where(Event.id < before)
-    size = min(limit, MAX_PAGE_SIZE)
-    rows = list(session.scalars(statement.order_by(Event.id.desc()).limit(size + 1)))
-    found = tuple(_found(row) for row in rows[:size])
-    return EventPage(events=found, next_before=found[-1].id if len(rows) > size else None)
+    return min(limit, MAX_PAGE_SIZE)
 
 
-def _time_range(
+def time_range(
     since: datetime | str | None, until: datetime | str | None, *, now: datetime
 ) -> tuple[datetime | None, datetime | None]:
     """``since`` as an inclusive start, ``until`` as an exclusive end (its instant or day)."""
@@ -162,3 +168,44 @@ def _found(row: Event) -> FoundEvent:
         flags=tuple(row.flags.split(",")) if row.flags else (),
         document=document if isinstance(document, dict) else {"value": document},
     )
+
+
+def found_in_document(source: Mapping[str, Any], *, event_id_field: str) -> FoundEvent:
+    """An event as the cluster returns it (``_source``, the id under ``event_id_field``),
+    shown as the SQL store shows the same event: its columns taken and cut the same way."""
+    document = {key: value for key, value in source.items() if key != event_id_field}
+    event = _object(document.get("event"))
+    timestamp = _time(document.get("@timestamp"))
+    flags = _object(document.get("wachter")).get("flags")
+    return FoundEvent(
+        id=int(source[event_id_field]),
+        timestamp=timestamp,
+        ingested=_time(event.get("ingested"), default=timestamp),
+        dataset=_column("dataset", event.get("dataset")),
+        host_name=_column("host_name", _object(document.get("host")).get("name")),
+        user_name=_column("user_name", _object(document.get("user")).get("name")),
+        source_ip=_column("source_ip", _object(document.get("source")).get("ip")),
+        outcome=_column("outcome", event.get("outcome")),
+        flags=tuple(str(flag) for flag in flags) if isinstance(flags, list) else (),
+        document=document,
+    )
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _time(value: Any, default: datetime | None = None) -> datetime:
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        if default is None:
+            raise
+        return default
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _column(name: str, value: Any) -> str | None:
+    if value is None or isinstance(value, dict | list):
+        return None
+    return str(value)[: COLUMN_LIMITS[name]].replace("\x00", "\ufffd")

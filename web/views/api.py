@@ -11,12 +11,16 @@ import re
 
 from flask import Blueprint, Response, jsonify, request
 from flask.sansio.blueprints import BlueprintSetupState
+from flask_babel import gettext
 
 from access_control.tokens import Scope, scopes_of
 from core import InvalidInput
 from core.i18n import N_
 from ingest import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from ingest.search import EventSearchUnavailable
 from web.api_auth import current_token, require_token
+from web.context import discard_changes
+from web.security import request_id
 from web.views.events import run_search
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -49,13 +53,23 @@ def search_events() -> Response:
 
     Arguments: ``q``, ``since``, ``until`` (ISO 8601 or ``now-24h``), ``before`` (the
     previous answer's ``next``), ``limit`` (default 50, at most 500). A query that cannot
-    be run is a 400 whose message says why and where. Every search is audited.
+    be run is a 400 whose message says why and where; in scale-out mode, a search cluster
+    that cannot answer is a 503. Every search is audited.
     """
     page = run_search(request.args, limit=_limit(request.args.get("limit", "")))
     return jsonify(
         events=[{"id": event.id, "event": event.document} for event in page.events],
         next=page.next_before,
     )
+
+
+@blueprint.errorhandler(EventSearchUnavailable)
+def _search_unavailable(error: EventSearchUnavailable) -> tuple[Response, int]:
+    """503 in the shape of every API error: the cluster is away, the request was fine."""
+    discard_changes()
+    message = gettext(error.template, **error.params)
+    body = {"status": 503, "code": "unavailable", "message": message, "request_id": request_id()}
+    return jsonify(error=body), 503
 
 
 def _limit(text: str) -> int:

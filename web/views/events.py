@@ -6,7 +6,9 @@ other invisible format characters shown as marked escapes (``\\x1b``, ``\\u2028`
 forged log line, a terminal escape or a reordered text cannot pass for something else
 (SECURITY_CASES.md §5.8 #57, #64). A row opens with ``<details>``: no script needed.
 
-The query language is ``ingest.search``'s; ``run_search`` is shared with the JSON API.
+The query language is ``ingest.search``'s; ``run_search`` is shared with the JSON API. In
+scale-out mode ``ingest.search.find_events`` runs it on the cluster (one client per app);
+a cluster that cannot answer gives the search page again with a 503 and the reason.
 """
 
 from __future__ import annotations
@@ -15,22 +17,19 @@ import json
 import re
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
+from flask_babel import gettext
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
 from access_control import record_audit, record_read
 from core import InvalidInput
 from core.i18n import N_
-from ingest import (
-    DEFAULT_PAGE_SIZE,
-    EventPage,
-    count_dead_letters,
-    list_dead_letters,
-    search_events,
-)
+from ingest import DEFAULT_PAGE_SIZE, EventPage, count_dead_letters, list_dead_letters
+from ingest.search import EventSearchUnavailable, find_events
+from storage.search import SearchBackend, backend_for
 from web.auth import current_actor
-from web.context import db_session, web_context
+from web.context import db_session, discard_changes, web_context
 from web.forms import form_errors_in_place
 
 blueprint = Blueprint("events", __name__)
@@ -38,6 +37,7 @@ PAGE_SIZE = DEFAULT_PAGE_SIZE
 MAX_TIME_TEXT = 64  # longer is no time we read; keeps the audit entry small too
 _NUMBER = re.compile(r"[0-9]{1,19}", re.ASCII)
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_SEARCH_BACKEND = "wachter.event_search_backend"  # one client (and its pool) per app
 
 
 @blueprint.get("/events")
@@ -85,8 +85,10 @@ def run_search(args: MultiDict[str, str], *, limit: int) -> EventPage:
     query, since, until = args.get("q", ""), _time_text(args, "since"), _time_text(args, "until")
     before = page_cursor(args)
     database_session, now = db_session(), web_context().clock.now()
-    page = search_events(
+    page = find_events(
         database_session,
+        settings=web_context().settings,
+        backend=search_backend(),
         query=query,
         since=since or None,
         until=until or None,
@@ -104,6 +106,25 @@ def run_search(args: MultiDict[str, str], *, limit: int) -> EventPage:
         details={"query": query, "since": since, "until": until, "before": before},
     )
     return page
+
+
+def search_backend() -> SearchBackend | None:
+    """The cluster's client in scale-out mode (made once per app), None when embedded."""
+    settings = web_context().settings
+    if settings.is_embedded:
+        return None
+    if _SEARCH_BACKEND not in current_app.extensions:
+        current_app.extensions[_SEARCH_BACKEND] = backend_for(settings)
+    backend: SearchBackend = current_app.extensions[_SEARCH_BACKEND]
+    return backend
+
+
+@blueprint.errorhandler(EventSearchUnavailable)
+def search_unavailable(error: EventSearchUnavailable) -> tuple[str, int]:
+    """The search page again, saying the cluster is away: 503, nothing audited or kept."""
+    discard_changes()
+    message = gettext(error.template, **error.params)
+    return render_template("events/search.html", error=message), 503
 
 
 def page_cursor(args: MultiDict[str, str]) -> int | None:
