@@ -13,9 +13,12 @@ indices. What cannot mean the same as on SQL (docs/scale-out.md, "Searching even
 
 - keyword values longer than 1024 characters (``message``: 8191) are not searchable;
 - numbers compare as numbers (``22`` finds ``22.0`` and the text ``"22"`` in a number
-  field); ranges on keyword fields compare text with case; IP fields take addresses, CIDR
-  (``source.ip:"10.0.0.0/8"``, which SQL reads as text) and ``10.0.*``-style prefixes;
-  wildcards on number, date and boolean fields are refused with a message;
+  field); IP fields take addresses, CIDR (``source.ip:"10.0.0.0/8"``, which SQL reads as
+  text) and ``10.0.*``-style prefixes; wildcards on number, date and boolean fields are
+  refused with a message; a date field's value the cluster cannot read is its 400;
+- keyword terms and wildcards ignore case (``case_insensitive``); ranges on keywords do so
+  only in indices with the lowercase normalizer (template 3 on), earlier ones keep case;
+- times are kept to the millisecond: bounds are rounded outward to it;
 - free text (no field) looks for the text inside every keyword field, words in text
   fields without a keyword copy, and whole numbers and IP addresses; it does not find
   field names or parts of numbers, which SQL's search through the stored JSON does.

@@ -10,14 +10,16 @@ reason, an unreachable cluster is ``EventSearchUnavailable``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from core import InvalidInput, Settings
@@ -27,13 +29,7 @@ from ingest.search import EventSearchUnavailable, find_events, search_cluster_ev
 from ingest.search import search_events as search_sql
 from storage import Database, migrate
 from storage.events import Event, append_events
-from storage.search import (
-    SearchBackend,
-    ensure_templates,
-    event_document_id,
-    events_index,
-    events_pattern,
-)
+from storage.search import SearchBackend, ensure_templates, events_pattern, index_events
 from tests.integration.test_event_search import EVENTS, NEWEST_FIRST
 from tests.support.postgres import free_port
 from tests.support.search_backends import backend_of, drop_prefix
@@ -79,19 +75,9 @@ def sql_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Databa
 
 
 def index_rows(backend: SearchBackend, prefix: str, rows: list[Event]) -> None:
-    """Each stored event as the indexer sends it: its document with its SQL id spliced in."""
-    lines = []
-    for row in rows:
-        action = {
-            "create": {
-                "_index": events_index(prefix, row.timestamp),
-                "_id": event_document_id(row.source, row.event_key),
-            }
-        }
-        document = {"wachter.event_id": row.id, **orjson.loads(row.document)}
-        lines += [orjson.dumps(action), orjson.dumps(document)]
-    results = backend.bulk(b"\n".join(lines) + b"\n")
-    assert all(item["create"]["status"] == 201 for item in results)
+    """The stored events through the indexer's own path (their SQL ids spliced in)."""
+    result = index_events(backend, rows, prefix=prefix)
+    assert (result.indexed, result.rejected) == (len(rows), ())
     backend.refresh(events_pattern(prefix))
 
 
@@ -304,3 +290,19 @@ def test_a_found_event_is_shown_as_the_sql_store_shows_it(sql_store, cluster):
         ).events  # fmt: skip
         assert found == expected
         assert found.summary == expected.summary
+
+
+QUERY_PARTS = st.sampled_from(
+    ['user.name', 'source.port', 'source.ip', 'labels.count', 'event.created', 'message',
+     '@timestamp', 'x.y', ':', '"', '(', ')', '[', ']', ' TO ', ' AND ', ' OR ', 'NOT ', '-',
+     '*', '?', ' ', 'root', '22', '10.0.', '2026-02-28', 'now-1d', "'", '%', '_', '\\\\',
+     '\x1b', 'é', '1e308', '-5', '::1', '/8']
+)  # fmt: skip
+
+
+@settings(max_examples=80, deadline=None)
+@given(text=st.lists(QUERY_PARTS, max_size=16).map("".join))
+def test_no_query_makes_the_cluster_search_fail(names_on, text):
+    # A page or a refusal with a reason; never a cluster error passed through as it is.
+    with contextlib.suppress(InvalidQuery):
+        names_on("cluster", text)
