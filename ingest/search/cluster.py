@@ -5,11 +5,11 @@ Wachter's own indices ``<prefix>-events-*``: the same ``parse_query`` conditions
 ``EventPage`` (newest first by the SQL event id every document carries as
 ``wachter.event_id``, paged by ``before``) and the same errors for bad input.
 
-A condition becomes a query per field *type*, looked up with ``_field_caps`` first: a
-``term`` with ``case_insensitive`` fits a keyword but is refused on a number, an IP or a
-date, and a field may have one type in one daily index and another in the next (dynamic
-mapping follows the first value of the day); then each type's query is limited to its own
-indices. What cannot mean the same as on SQL (docs/scale-out.md, "Searching events"):
+A condition becomes a query per field *type*, looked up with the cluster's ``_field_caps``
+first: a ``term`` with ``case_insensitive`` fits a keyword but is refused on a number, an
+IP or a date, and a field may have one type in one daily index and another in the next
+(dynamic mapping follows the first value of the day); then each type's query is limited to
+its own indices. What cannot mean the same as on SQL (docs/scale-out.md, "Searching events"):
 
 - keyword values longer than 1024 characters (``message``: 8191) are not searchable;
 - numbers compare as numbers (``22`` finds ``22.0`` and the text ``"22"`` in a number
@@ -18,7 +18,7 @@ indices. What cannot mean the same as on SQL (docs/scale-out.md, "Searching even
   refused with a message; a date field's value the cluster cannot read is its 400;
 - keyword terms and wildcards ignore case (``case_insensitive``); ranges on keywords do so
   only in indices with the lowercase normalizer (template 3 on), earlier ones keep case;
-- times are kept to the millisecond: bounds are rounded outward to it;
+- times are kept to the millisecond: bounds are rounded to it the way stored times are;
 - free text (no field) looks for the text inside every keyword field, words in text
   fields without a keyword copy, and whole numbers and IP addresses; it does not find
   field names or parts of numbers, which SQL's search through the stored JSON does.
@@ -410,7 +410,7 @@ def _between(condition: Between, types: Types) -> Query:
         numeric = isinstance(low, float) or isinstance(high, float)
         if kind in NUMBERS and numeric:
             return _range(field, low, high, condition)
-        if kind in KEYWORDS:  # text order, with case (as the cluster keeps the value)
+        if kind in KEYWORDS:  # text order; without case where the normalizer lowercases
             return _range(field, _bound(low), _bound(high), condition)
         if kind == "ip" and all(_is_address_or_network(str(b)) for b in (low, high) if b):
             return _range(field, low, high, condition)

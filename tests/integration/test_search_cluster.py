@@ -300,7 +300,7 @@ QUERY_PARTS = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(text=st.lists(QUERY_PARTS, max_size=16).map("".join))
 def test_no_query_makes_the_cluster_search_fail(names_on, text):
     # A page or a refusal with a reason; never a cluster error passed through as it is.

@@ -33,19 +33,19 @@ DOCUMENTS = {
 }
 
 
-@pytest.fixture(params=["elasticsearch", "opensearch"])
+@pytest.fixture(scope="module", params=["elasticsearch", "opensearch"])
 def kind(request: pytest.FixtureRequest) -> str:
     return request.param
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def node_url(request: pytest.FixtureRequest, kind: str) -> str:
     return request.getfixturevalue(f"{kind}_node").url
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def prefix(kind: str, node_url: str) -> Iterator[str]:
-    """A prefix of this test's own holding ``DOCUMENTS`` (by their ids), removed afterwards."""
+    """A prefix per node for this module, holding ``DOCUMENTS`` by their ids; removed after."""
     name = f"t{uuid.uuid4().hex[:10]}"
     backend = backend_of(kind, node_url, max_retries=0)
     ensure_templates(backend, name)
