@@ -236,9 +236,7 @@ def run_arrivals(
 
 
 @dataclass
-class Parts:
-    """Where one document's latency went, in seconds."""
-
+class Parts:  # where one document's latency went, in seconds
     to_run: float  # indexed → start of the search run that found it (its ``detected_at``)
     run: float  # that start → the run's detections written (logged just before its commit)
     to_feed: float  # → its alert's feed entry seen committed (commit, the 1-s alert job, poll)
@@ -372,10 +370,11 @@ def report(results: list[Result]) -> None:
             for name in ("to_run", "run", "to_feed")
         ]
         cells = [f"{statistics.median(v):.2f} / {max(v):.2f}" if v else "-" for v in parts]
+        verdict = "met" if ratio <= 1.0 and not result.problems else "missed"
         print(
-            f"| {result.kind} | {result.interval} | {len(measured)} | "
+            f"| {result.kind} | {result.interval} | {len(measured)} of {len(result.samples)} | "
             f"{percentile(latencies, 0.5):.2f} | {p95:.2f} | {max(latencies):.2f} | "
-            f"**{ratio:.2f}** ({'met' if ratio <= 1.0 else 'missed'}) | " + " | ".join(cells) + " |"
+            f"**{ratio:.2f}** ({verdict}) | " + " | ".join(cells) + " |"
         )
 
 
