@@ -65,9 +65,10 @@ TEXTS = frozenset({"text", "match_only_text"})
 INTEGERS = frozenset({"long", "integer", "short", "byte", "unsigned_long"})
 NUMBERS = INTEGERS | {"double", "float", "half_float", "scaled_float"}
 DATES = frozenset({"date", "date_nanos"})
-# Free text asks every keyword field: beyond this many clauses the cluster may refuse the
-# query (OpenSearch counts at most 1024), so the user is asked to name a field instead.
-MAX_FREE_TEXT_CLAUSES = 1000
+# Free text asks every keyword field, so a few words can make thousands of clauses: above
+# 1024 OpenSearch refuses the query with a 500 (too_many_nested_clauses), which would read
+# as an outage. Wachter refuses it first and asks for field names.
+MAX_CLAUSES = 1000
 MAX_REASON = 200
 # Shard failures that are the query's fault, in case a node leaves out the status.
 QUERY_ERRORS = frozenset({"query_shard_exception", "parse_exception", "illegal_argument_exception"})
@@ -109,7 +110,7 @@ def search_cluster_events(
         filters.append(_time_filter(start, end))
     with _cluster_errors():
         if condition is not None:
-            filters.append(to_query(condition, _field_types(backend, pattern, condition)))
+            filters.append(bounded(to_query(condition, _field_types(backend, pattern, condition))))
         body = {
             "query": {"bool": {"filter": filters}},
             "sort": [{EVENT_ID_FIELD: {"order": "desc", "unmapped_type": "long"}}],
@@ -384,16 +385,32 @@ def _free_text(pieces: tuple[Piece, ...], types: Types) -> Query:
 
         if any(make(kind) is not None for kind in by_type):
             parts.append(_per_type(field, types, make, None))
-    if len(parts) > MAX_FREE_TEXT_CLAUSES:
+    return _any(parts) if parts else MATCH_NONE
+
+
+def bounded(query: Query) -> Query:
+    """``query`` unless it has more than ``MAX_CLAUSES`` clauses (counted as Lucene does)."""
+    count, stack = 0, [query]
+    while stack:
+        node = stack.pop()
+        inner = node.get("bool")
+        if inner is None:
+            count += 1
+            continue
+        for key in ("filter", "should", "must_not"):
+            stack.extend(inner.get(key, ()))
+            count += len(inner.get(key, ()))
+    if count > MAX_CLAUSES:
         raise InvalidQuery(
             N_(
-                "Text without a field would be looked for in %(count)d fields on the search "
-                "cluster; name a field, such as message:%(text)s."
+                "The query asks the search cluster for %(count)d comparisons, more than the "
+                "%(limit)d it takes: text without a field is looked for in every field, so "
+                "name fields (such as message:word) or use fewer words."
             ),
-            count=len(parts),
-            text=literal[:40],
+            count=count,
+            limit=MAX_CLAUSES,
         )
-    return _any(parts) if parts else MATCH_NONE
+    return query
 
 
 def _between(condition: Between, types: Types) -> Query:

@@ -14,7 +14,7 @@ import pytest
 
 from ingest.errors import InvalidQuery
 from ingest.search import EventSearchUnavailable, parse_query, search_cluster_events
-from ingest.search.cluster import cluster_time, to_query, wildcard_pattern
+from ingest.search.cluster import bounded, cluster_time, to_query, wildcard_pattern
 from ingest.search.conditions import Wildcard
 from ingest.search.service import found_in_document
 from storage.search import SearchRejected, SearchUnavailable
@@ -225,3 +225,14 @@ def test_cluster_failures_become_the_users_errors(answer, error, text):
         search(FakeBackend(answer), "user.name:x")
     assert text in str(raised.value)
     assert len(str(raised.value)) < 300
+
+
+def test_free_text_over_too_many_fields_is_refused_before_the_cluster_says_500():
+    many: dict[str, dict[str, list[str] | None]] = {
+        f"f.k{i}": {"keyword": None} for i in range(150)
+    }
+    one_word = to_query(parse_query("v1", now=NOW), many)  # type: ignore[arg-type]
+    assert bounded(one_word) is one_word
+    with pytest.raises(InvalidQuery) as refused:
+        bounded(to_query(parse_query("w0 w1 w2 w3 w4 w5 w6 w7", now=NOW), many))  # type: ignore[arg-type]
+    assert "name fields (such as message:word) or use fewer words" in str(refused.value)
