@@ -105,7 +105,7 @@ class DetectionConsumer:
         now = self._clock.now()
         newest = max((event.timestamp for event in events), default=now)
         found.extend(engine.advance(min(now, newest) - LATENESS))
-        rows = [_row(detection, now) for detection in found]
+        rows = [detection_row(detection, now) for detection in found]
         session.add_all(rows)
         if events:
             built.last_event_id = events[-1].id
@@ -204,16 +204,22 @@ def compile_texts(
     return rule_set, silent, compiled
 
 
-def _row(detection: Detection, now: datetime) -> DetectionRow:
+def detection_row(
+    detection: Detection, now: datetime, *, documents: list[dict[str, Any]] | None = None
+) -> DetectionRow:
+    """The stored detection. Its refs are event table ids, unless ``documents`` is given: a
+    scheduled search's cluster documents (``detection_rules.search.scheduled``)."""
     explanation: Any = detection.explanation_json()
     if detection.correlation is not None:
         explanation = {"correlation": detection.correlation}
+    refs = list(detection.event_refs) if documents is None else []
     return DetectionRow(
         detected_at=now,
         rule_key=detection.rule_key,
         rule_version=detection.version or 0,
         event_time=detection.time,
-        event_ids=orjson.dumps(list(detection.event_refs)).decode(),
+        event_ids=orjson.dumps(refs).decode(),
+        documents=None if documents is None else orjson.dumps(documents).decode(),
         group_values=None
         if detection.group is None
         else orjson.dumps(detection.group, default=str).decode(),

@@ -54,7 +54,7 @@ from detection_rules.search.runner import (
     run_rule,
 )
 from detection_rules.service import RuleText, enabled_rule_texts, get_lists, lists_version
-from detection_rules.streaming import LATENESS, compile_texts, rules_stamp
+from detection_rules.streaming import LATENESS, compile_texts, detection_row, rules_stamp
 from storage.search import SearchRejected, SearchUnavailable
 
 log = logging.getLogger("wachter.detection.search")
@@ -229,23 +229,7 @@ def split_ref(ref: object) -> tuple[str, str] | None:
 
 
 def _row(detection: Detection, now: datetime, hit: SearchHit | None) -> DetectionRow:
-    explanation: Any = detection.explanation_json()
-    if detection.correlation is not None:
-        explanation = {"correlation": detection.correlation}
-    return DetectionRow(
-        detected_at=now,
-        rule_key=detection.rule_key,
-        rule_version=detection.version or 0,
-        event_time=detection.time,
-        event_ids="[]",
-        documents=orjson.dumps(_documents(detection, hit)).decode(),
-        group_values=None
-        if detection.group is None
-        else orjson.dumps(detection.group, default=str).decode(),
-        explanation=orjson.dumps(explanation, default=str).decode(),
-        level=detection.level,
-        title=detection.title[:500],
-    )
+    return detection_row(detection, now, documents=_documents(detection, hit))
 
 
 def _documents(detection: Detection, hit: SearchHit | None) -> list[dict[str, Any]]:

@@ -31,20 +31,10 @@ from detection_rules.models import Detection
 from detection_rules.search.scheduled import JOB_NAME
 from detection_rules.service import documents_of, import_rules
 from storage import Database, JobLease
+from tests.integration.test_scheduled_searches import CLEARED_LOG
 from tests.support.processes import RunningProcess, clean_env, run_wachter, started
 from tests.support.search_backends import backend_of
 
-RULE = """
-title: Security log cleared
-id: 5a0c1e2d-0000-4000-8000-0000000000b1
-status: test
-logsource: {product: windows, service: security}
-detection:
-  selection:
-    EventID: 1102
-  condition: selection
-level: high
-"""
 INTERVAL = 5  # seconds, the shortest WACHTER_DETECTION_INTERVAL allows
 
 
@@ -109,7 +99,7 @@ def test_two_workers_run_each_search_once_and_the_survivor_takes_over(tmp_path: 
     assert run_wachter("db", "upgrade", cwd=tmp_path, env=env).returncode == 0
     database = Database.from_url(f"sqlite:///{tmp_path / 'var' / 'wachter.db'}")
     with database.unit_of_work() as session:
-        source = RuleSource("cleared.yml", RULE.encode())
+        source = RuleSource("cleared.yml", CLEARED_LOG.encode())
         import_rules(session, [source], actor=Actor(name="alice"), now=datetime.now(UTC))
     index = f"{prefix}-winlogbeat-2026.11.30"
     cleared(backend, index, "first")
