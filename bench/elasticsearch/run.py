@@ -51,8 +51,10 @@ from ingest.pipeline import batch_size_of, deliver
 from ingest.search_indexer import SearchIndexer
 from storage import Database, migrate
 from storage.events import EventRecord, append_events
-from storage.search.client import ClientOptions, ElasticsearchBackend, OpenSearchBackend
+from storage.search.client import ClientOptions
+from storage.search.elasticsearch_backend import ElasticsearchBackend
 from storage.search.events import event_document_id, events_index, with_event_id
+from storage.search.opensearch_backend import OpenSearchBackend
 from storage.search.templates import ensure_templates
 from tests.support.search_nodes import DISTRIBUTIONS, SearchNode
 

@@ -2,13 +2,8 @@
 of Wachter's events, and indexing, searching and purging those events (docs/scale-out.md).
 """
 
-from storage.search.client import (
-    ElasticsearchBackend,
-    OpenSearchBackend,
-    SearchBackend,
-    backend_for,
-    client_options,
-)
+from storage.search.client import SearchBackend, backend_for, client_options
+from storage.search.elasticsearch_backend import ElasticsearchBackend
 from storage.search.errors import SearchError, SearchRejected, SearchUnavailable
 from storage.search.events import (
     IndexResult,
@@ -20,6 +15,7 @@ from storage.search.events import (
     purge_indices_before,
     search_events,
 )
+from storage.search.opensearch_backend import OpenSearchBackend
 from storage.search.templates import ensure_templates, events_pattern, events_template
 
 __all__ = [

@@ -34,8 +34,8 @@ from storage.search import (
     event_document_id,
     events_pattern,
     index_events,
+    opensearch_backend,
 )
-from storage.search import client as search_client
 from storage.search.templates import events_template_name
 from tests.support.postgres import free_port
 from tests.support.search_backends import backend_of
@@ -205,7 +205,7 @@ def test_an_opensearch_pit_over_a_long_index_list_is_made_over_the_pattern(
     prefix = f"t{uuid.uuid4().hex[:10]}"
     try:
         store(backend, prefix, [make_event("a", 200), make_event("b", 10)])
-        monkeypatch.setattr(search_client, "MAX_PIT_INDEX_LIST", 10)
+        monkeypatch.setattr(opensearch_backend, "MAX_PIT_INDEX_LIST", 10)
 
         hits = run(db_session, backend, events_pattern(prefix))
     finally:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from storage.search import SearchBackend
-from storage.search.client import ClientOptions, ElasticsearchBackend, OpenSearchBackend
+from storage.search.client import ClientOptions
+from storage.search.elasticsearch_backend import ElasticsearchBackend
+from storage.search.opensearch_backend import OpenSearchBackend
 from storage.search.templates import events_pattern, events_template_name
 
 
