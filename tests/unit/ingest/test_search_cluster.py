@@ -6,7 +6,7 @@ at the seam; what the nodes really do is tests/integration/test_search_cluster.p
 
 from __future__ import annotations
 
-import contextlib
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -160,14 +160,10 @@ class FakeBackend:
 
     def __init__(self, answer: dict[str, Any] | Exception) -> None:
         self.answer = answer
-        self.client = self
         self.bodies: list[dict[str, Any]] = []
 
-    def _translated(self) -> contextlib.nullcontext[None]:
-        return contextlib.nullcontext()
-
-    def field_caps(self, **_arguments: Any) -> Any:
-        return type("Answer", (), {"body": {"fields": {}}})()
+    def field_caps(self, index: str, fields: Sequence[str]) -> dict[str, Any]:
+        return {"fields": {}}
 
     def search(self, index: str, body: dict[str, Any]) -> dict[str, Any]:
         self.bodies.append(body)
