@@ -37,12 +37,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents.alerts.models import IncidentsCursor
 from incidents.feeds.cef import feed_entry_message, octet_counted
+from incidents.feeds.cursors import advance_cursor, cursor_position
 from incidents.feeds.models import AlertFeedEntry
 from storage.database import READ_ONLY
 
@@ -105,7 +104,7 @@ def send_cef(
         return False
     if not session.in_transaction():
         session.connection(execution_options={READ_ONLY: True})
-    position = _position(session)
+    position = cursor_position(session, CURSOR)
     entries = session.scalars(
         select(AlertFeedEntry)
         .where(AlertFeedEntry.id > position)
@@ -133,7 +132,8 @@ def send_cef(
         )
         return False
     waiting.succeeded()
-    _advance(session, position=position, to=last_id, now=now)
+    if not advance_cursor(session, CURSOR, position=position, to=last_id, now=now):
+        log.warning("the CEF cursor was moved by another sender; not moving it back")
     log.info("CEF: %d alert changes sent", len(entries), extra={"wachter.cef.position": last_id})
     return len(entries) == BATCH
 
@@ -203,34 +203,6 @@ def _wait_until_acknowledged(connection: socket.socket) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the collector did not acknowledge the whole batch")
         time.sleep(0.01)
-
-
-def _position(session: Session) -> int:
-    position = session.scalar(
-        select(IncidentsCursor.position).where(IncidentsCursor.name == CURSOR)
-    )
-    return position or 0
-
-
-def _advance(session: Session, *, position: int, to: int, now: datetime) -> None:
-    """Move the cursor from ``position`` to ``to`` (only from there: a second sender that
-    moved it meanwhile is not undone)."""
-    moved = session.execute(
-        update(IncidentsCursor)
-        .where(IncidentsCursor.name == CURSOR, IncidentsCursor.position == position)
-        .values(position=to, updated_at=now)
-    ).rowcount  # type: ignore[attr-defined]
-    if moved:
-        return
-    exists = session.scalar(select(IncidentsCursor.name).where(IncidentsCursor.name == CURSOR))
-    if exists is None:
-        try:
-            with session.begin_nested():
-                session.add(IncidentsCursor(name=CURSOR, position=to, updated_at=now))
-            return
-        except IntegrityError:  # made by another sender in the meantime
-            pass
-    log.warning("the CEF cursor was moved by another sender; not moving it back")
 
 
 def _reason(error: OSError) -> str:

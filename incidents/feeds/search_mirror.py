@@ -28,12 +28,11 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import orjson
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from incidents.alerts.models import IncidentsCursor
 from incidents.feeds.cef_sender import Backoff
+from incidents.feeds.cursors import advance_cursor, cursor_position
 from incidents.feeds.models import AlertFeedEntry
 from incidents.feeds.reading import feed_item
 from storage.database import READ_ONLY
@@ -67,7 +66,7 @@ class AlertMirror:
             return False
         if not session.in_transaction():
             session.connection(execution_options={READ_ONLY: True})
-        position = cursor_position(session)
+        position = cursor_position(session, CURSOR)
         entries = session.scalars(
             select(AlertFeedEntry)
             .where(AlertFeedEntry.id > position)
@@ -85,7 +84,8 @@ class AlertMirror:
             self._failed(error, now=now, waiting=len(entries))
             return False
         self.backoff.succeeded()
-        _advance(session, position=position, to=last_id, now=now)
+        if not advance_cursor(session, CURSOR, position=position, to=last_id, now=now):
+            log.warning("the alert mirror's cursor was moved by another process; not moved back")
         return len(entries) == BATCH
 
     def _write(self, documents: Sequence[AlertDocument]) -> None:
@@ -128,32 +128,3 @@ def latest_documents(entries: Sequence[AlertFeedEntry]) -> list[AlertDocument]:
         AlertDocument(entry.alert_id, entry.id, orjson.dumps(feed_item(entry).document))
         for entry in sorted(newest.values(), key=lambda entry: entry.id)
     ]
-
-
-def cursor_position(session: Session) -> int:
-    """The id of the last feed entry the mirror has written (0 before the first)."""
-    position = session.scalar(
-        select(IncidentsCursor.position).where(IncidentsCursor.name == CURSOR)
-    )
-    return position or 0
-
-
-def _advance(session: Session, *, position: int, to: int, now: datetime) -> None:
-    """Move the cursor from ``position`` to ``to`` (only from there: a second mirror that
-    moved it meanwhile is not undone)."""
-    moved = session.execute(
-        update(IncidentsCursor)
-        .where(IncidentsCursor.name == CURSOR, IncidentsCursor.position == position)
-        .values(position=to, updated_at=now)
-    ).rowcount  # type: ignore[attr-defined]
-    if moved:
-        return
-    exists = session.scalar(select(IncidentsCursor.name).where(IncidentsCursor.name == CURSOR))
-    if exists is None:
-        try:
-            with session.begin_nested():
-                session.add(IncidentsCursor(name=CURSOR, position=to, updated_at=now))
-            return
-        except IntegrityError:  # made by another mirror in the meantime
-            pass
-    log.warning("the search mirror's cursor was moved by another process; not moving it back")

@@ -20,8 +20,9 @@ from incidents.alerts import acknowledge, close
 from incidents.alerts.models import IncidentsCursor
 from incidents.feeds.cef_sender import Backoff
 from incidents.feeds.changes import record_alert_change
+from incidents.feeds.cursors import cursor_position
 from incidents.feeds.models import AlertFeedEntry
-from incidents.feeds.search_mirror import CURSOR, AlertMirror, cursor_position
+from incidents.feeds.search_mirror import CURSOR, AlertMirror
 from storage import Database
 from storage.search import SearchBackend
 from storage.search.alerts import AlertDocument, alerts_index, alerts_template_name, index_alerts
@@ -116,7 +117,7 @@ def test_an_alert_raised_then_acknowledged_and_closed_is_one_document_in_its_lat
     assert (state["status"], state["resolution"]) == ("closed", "true_positive")
     assert document["_source"]["wachter"]["feed"]["id"] == newest
     with migrated_database.unit_of_work() as session:
-        assert cursor_position(session) == newest
+        assert cursor_position(session, CURSOR) == newest
     # The mapping serves dashboards: severity by name and by score, status as a keyword.
     query = {"bool": {"filter": [{"term": {"wachter.alert.severity": "high"}}]}}
     query["bool"]["filter"].append({"range": {"event.severity": {"gte": 70}}})
@@ -151,7 +152,7 @@ def test_a_replay_of_older_changes_does_not_bring_the_alert_back(
     assert document["_version"] == closed
     assert document["_source"]["wachter"]["alert"]["status"] == "closed"
     with migrated_database.unit_of_work() as session:
-        assert cursor_position(session) == closed
+        assert cursor_position(session, CURSOR) == closed
 
 
 def test_an_unreachable_cluster_keeps_the_changes_until_it_is_back(
@@ -163,7 +164,7 @@ def test_an_unreachable_cluster_keeps_the_changes_until_it_is_back(
     away = AlertMirror(closed_port, prefix=alert_prefix, backoff=backoff)
     assert mirror_once(migrated_database, away) is False
     with migrated_database.unit_of_work() as session:
-        assert cursor_position(session) == 0
+        assert cursor_position(session, CURSOR) == 0
     assert backoff.failures == 1
     acknowledge_and_close(migrated_database, alert_id)
     back = AlertMirror(backend, prefix=alert_prefix, backoff=backoff)
@@ -174,7 +175,7 @@ def test_an_unreachable_cluster_keeps_the_changes_until_it_is_back(
     assert document["_source"]["wachter"]["alert"]["status"] == "closed"
     newest = feed_ids(migrated_database, alert_id)[-1]
     with migrated_database.unit_of_work() as session:
-        assert cursor_position(session) == newest
+        assert cursor_position(session, CURSOR) == newest
     assert backoff.failures == 0
 
 
@@ -209,7 +210,7 @@ def test_a_document_the_cluster_refuses_is_logged_and_the_other_alerts_are_writt
     assert "parsing_exception" in refused.getMessage()
     newest = feed_ids(migrated_database, bad.id)[-1]
     with migrated_database.unit_of_work() as session:
-        assert cursor_position(session) == newest
+        assert cursor_position(session, CURSOR) == newest
 
 
 def settings(tmp_path, **overrides: Any) -> Settings:
@@ -241,4 +242,4 @@ def test_the_job_runs_every_two_seconds_in_scale_out_mode_only_and_commits_its_c
     assert document["_id"] == str(alert_id)
     newest = feed_ids(migrated_database, alert_id)[-1]
     with migrated_database.unit_of_work() as session:
-        assert cursor_position(session) == newest
+        assert cursor_position(session, CURSOR) == newest

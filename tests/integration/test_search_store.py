@@ -93,7 +93,11 @@ def test_the_template_types_ips_dates_numbers_and_strings(backend, prefix):
     assert properties["@timestamp"]["type"] == "date"
     assert properties["event"]["properties"]["ingested"]["type"] == "date"
     assert properties["event"]["properties"]["code"]["type"] == "keyword"
-    assert properties["host"]["properties"]["name"] == {"type": "keyword", "ignore_above": 1024}
+    assert properties["host"]["properties"]["name"] == {
+        "type": "keyword",
+        "ignore_above": 1024,
+        "normalizer": "wachter_lowercase",  # strings compare without case, as in Sigma
+    }
     assert properties["message"]["type"] == "text"
     assert properties["message"]["fields"]["keyword"]["type"] == "keyword"
 
