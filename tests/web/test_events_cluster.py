@@ -88,6 +88,7 @@ def settings(settings, cluster):
 def analyst(app, client, clock):
     account = enrolled_user(app, role="soc_analyst", username="analist")
     sign_in(client, account, clock)
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"  # the messages are read in English
     return account
 
 
@@ -163,7 +164,7 @@ class TestAnUnreachableCluster:
         assert audit_entries(rollback_database, "event.read") == []
 
     def test_the_api_answers_503_with_a_json_error(self, client, reader):
-        response = client.get("/api/v1/events", headers=reader)
+        response = client.get("/api/v1/events", headers={**reader, "Accept-Language": "en"})
         assert response.status_code == 503
         error = response.get_json()["error"]
         assert (error["status"], error["code"]) == (503, "unavailable")
