@@ -29,7 +29,7 @@ from incidents.reports import incident_report_pdf
 from incidents.reports.content import report_content
 from tests.factories import make_user
 from tests.support.incident_factories import SEEN, make_alert, make_incident
-from tests.unit.incidents.test_report_pdf import pdf_text
+from tests.support.pdf import pdf_lines, pdf_pages, pdf_text
 
 NOW = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
 OFFICER = Actor(name="officier", ip="192.0.2.10")
@@ -110,7 +110,7 @@ def test_the_pdf_holds_reference_tlp_hashes_and_timeline(db_session, filled_inci
     text = pdf_text(document)
     assert document.startswith(b"%PDF-")
     assert f"{incident.reference}: Datalek" in text
-    assert text.splitlines()[0] == "TLP:RED"
+    assert pdf_lines(pdf_pages(document, layout=True)[0])[0].endswith(" TLP:RED")
     for item in evidence:
         assert f"SHA-256: {item.sha256}" in text
     assert "Incident created" in text

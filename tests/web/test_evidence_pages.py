@@ -21,7 +21,7 @@ from tests.support.accounts import enrolled_user, sign_in
 from tests.support.admin import audit_entries
 from tests.support.csrf import csrf_token_from
 from tests.support.incident_factories import make_incident
-from tests.unit.incidents.test_report_pdf import pdf_text
+from tests.support.pdf import pdf_text
 from tests.web.test_templates import Page, inline_scripts
 
 ROLES = ["staff", "soc_analyst", "security_officer", "auditor", "admin"]

@@ -28,7 +28,7 @@ from staff_safety.cases import open_case_for_report
 from staff_safety.dossier import dossier_content, generate_dossier, render_dossier
 from staff_safety.models import ReportPerson, ReportStatus, StaffCase, StaffReport
 from staff_safety.vault import Person, keep_identity, keyring_for
-from tests.unit.incidents.test_report_pdf import pdf_text
+from tests.support.pdf import pdf_text
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 OFFICER = Actor(name="officier", user_id=1, ip="192.0.2.10")
