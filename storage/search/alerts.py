@@ -36,10 +36,14 @@ import orjson
 
 from storage.search.client import SearchBackend, check_exact_index
 from storage.search.errors import SearchRejected, SearchUnavailable
+from storage.search.templates import (
+    KEYWORD_LIMIT,
+    install_template,
+    nested_properties,
+    template_body,
+)
 
 ALERTS_TEMPLATE_VERSION = 1
-TEMPLATE_PRIORITY = 500  # as the event template: above a full Elasticsearch's built-in ones
-KEYWORD_LIMIT = 1024
 # Item answers that mean "try the same request again later": nothing in it is wrong.
 _TRY_LATER = frozenset({408, 429})
 
@@ -91,32 +95,13 @@ def alerts_template_name(prefix: str) -> str:
 
 def alerts_template(prefix: str, *, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """The composable index template body for the one index ``<prefix>-alerts``."""
-    meta = {"managed_by": "wachter", "wachter_template_version": ALERTS_TEMPLATE_VERSION}
-    return {
-        "index_patterns": [alerts_index(prefix)],
-        "priority": TEMPLATE_PRIORITY,
-        "version": ALERTS_TEMPLATE_VERSION,
-        "_meta": meta,
-        "template": {
-            "settings": {
-                "number_of_shards": shards,
-                "number_of_replicas": replicas,
-                "index.mapping.ignore_malformed": True,
-            },
-            "mappings": {
-                "date_detection": False,
-                "dynamic_templates": [
-                    {
-                        "strings_as_keywords": {
-                            "match_mapping_type": "string",
-                            "mapping": {"type": "keyword", "ignore_above": KEYWORD_LIMIT},
-                        }
-                    }
-                ],
-                "properties": _properties(),
-            },
-        },
-    }
+    return template_body(
+        pattern=alerts_index(prefix),
+        version=ALERTS_TEMPLATE_VERSION,
+        settings={"number_of_shards": shards, "number_of_replicas": replicas},
+        strings={"type": "keyword", "ignore_above": KEYWORD_LIMIT},
+        properties=_properties(),
+    )
 
 
 def _properties() -> dict[str, Any]:
@@ -131,25 +116,15 @@ def _properties() -> dict[str, Any]:
         "ignore_above": KEYWORD_LIMIT,
         "fields": {"text": {"type": "text"}},
     }
-    properties: dict[str, Any] = {}
-    for dotted, mapping in typed.items():
-        *parents, leaf = dotted.split(".")
-        level = properties
-        for parent in parents:
-            level = level.setdefault(parent, {"properties": {}})["properties"]
-        level[leaf] = mapping
-    return properties
+    return nested_properties(typed)
 
 
 def ensure_alerts_template(backend: SearchBackend, prefix: str) -> bool:
     """Install or upgrade the alert template; True when it was written, False when current."""
-    name = alerts_template_name(prefix)
-    stored = backend.index_template(name)
-    stored_version = stored.get("version") if stored else None
-    if isinstance(stored_version, int) and stored_version >= ALERTS_TEMPLATE_VERSION:
-        return False
-    backend.put_index_template(name, alerts_template(prefix))
-    return True
+    return install_template(
+        backend, alerts_template_name(prefix), alerts_template(prefix),
+        version=ALERTS_TEMPLATE_VERSION,
+    )  # fmt: skip
 
 
 def index_alerts(

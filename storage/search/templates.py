@@ -31,6 +31,7 @@ A template applies to indices created after it: today's index keeps its mapping.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from storage.search.client import SearchBackend
@@ -92,55 +93,85 @@ def _properties() -> dict[str, Any]:
         "fields": {"keyword": {**_CASELESS, "ignore_above": 8191}},
     }
     typed["event.original"] = {"type": "text"}
+    return nested_properties(typed)
+
+
+def nested_properties(typed: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """Mappings by dotted ECS name (``source.ip``) as the nested ``properties`` a mapping has."""
     properties: dict[str, Any] = {}
     for dotted, mapping in typed.items():
         *parents, leaf = dotted.split(".")
         level = properties
         for parent in parents:
             level = level.setdefault(parent, {"properties": {}})["properties"]
-        level[leaf] = mapping
+        level[leaf] = dict(mapping)
     return properties
 
 
 def events_template(prefix: str, *, shards: int = 1, replicas: int = 0) -> dict[str, Any]:
     """The composable index template body for ``<prefix>-events-*``."""
-    meta = {"managed_by": "wachter", "wachter_template_version": TEMPLATE_VERSION}
+    return template_body(
+        pattern=events_pattern(prefix),
+        version=TEMPLATE_VERSION,
+        settings={
+            "number_of_shards": shards,
+            "number_of_replicas": replicas,
+            "analysis": {"normalizer": _NORMALIZERS},
+        },
+        strings=dict(_CASELESS),
+        properties=_properties(),
+    )
+
+
+def template_body(
+    *,
+    pattern: str,
+    version: int,
+    settings: Mapping[str, Any],
+    strings: Mapping[str, Any],
+    properties: Mapping[str, Any],
+) -> dict[str, Any]:
+    """A Wachter template: versioned, malformed values kept out of their field's index,
+    strings never guessed to be dates and mapped as ``strings`` says, typed ``properties``."""
+    meta = {"managed_by": "wachter", "wachter_template_version": version}
     return {
-        "index_patterns": [events_pattern(prefix)],
+        "index_patterns": [pattern],
         "priority": TEMPLATE_PRIORITY,
-        "version": TEMPLATE_VERSION,
+        "version": version,
         "_meta": meta,
         "template": {
-            "settings": {
-                "number_of_shards": shards,
-                "number_of_replicas": replicas,
-                "index.mapping.ignore_malformed": True,
-                "analysis": {"normalizer": _NORMALIZERS},
-            },
+            "settings": {**settings, "index.mapping.ignore_malformed": True},
             "mappings": {
                 "date_detection": False,
                 "dynamic_templates": [
                     {
                         "strings_as_keywords": {
                             "match_mapping_type": "string",
-                            "mapping": dict(_CASELESS),
+                            "mapping": dict(strings),
                         }
                     }
                 ],
-                "properties": _properties(),
+                "properties": dict(properties),
             },
         },
     }
+
+
+def install_template(
+    backend: SearchBackend, name: str, body: Mapping[str, Any], *, version: int
+) -> bool:
+    """Write template ``name`` unless one of ``version`` or newer is there; True if written."""
+    stored = backend.index_template(name)
+    stored_version = stored.get("version") if stored else None
+    if isinstance(stored_version, int) and stored_version >= version:
+        return False
+    backend.put_index_template(name, body)
+    return True
 
 
 def ensure_templates(
     backend: SearchBackend, prefix: str, *, shards: int = 1, replicas: int = 0
 ) -> bool:
     """Install or upgrade Wachter's template; True when it was written, False when current."""
-    name = events_template_name(prefix)
-    stored = backend.index_template(name)
-    stored_version = stored.get("version") if stored else None
-    if isinstance(stored_version, int) and stored_version >= TEMPLATE_VERSION:
-        return False
-    backend.put_index_template(name, events_template(prefix, shards=shards, replicas=replicas))
-    return True
+    body = events_template(prefix, shards=shards, replicas=replicas)
+    return install_template(backend, events_template_name(prefix), body, version=TEMPLATE_VERSION)
