@@ -101,7 +101,7 @@ class _Document:
 
 
 @dataclass(frozen=True)
-class _Window:
+class Window:
     pattern: str
     start: datetime  # exclusive
     end: datetime  # inclusive
@@ -133,15 +133,53 @@ def run_rule(
 
     ``query`` is the body ``convert.query_for`` made. Records the returned hits as seen and
     moves the checkpoint (``flush``, never ``commit``). Raises ``SearchFailed`` or the
-    client's error, leaving the database as it was.
+    client's error, leaving the database as it was. The three steps are public for a caller
+    that must not hold a transaction while the cluster is asked (the scheduled job).
     """
-    _check_arguments(index_pattern, now, lookback, page_size)
+    window = window_for(session, rule=rule, index_pattern=index_pattern, now=now, lookback=lookback)
+    found = search_window(client, query, window, page_size=page_size)
+    return record_found(session, rule=rule, found=found)
+
+
+@dataclass(frozen=True)
+class Found:
+    """What one search of a window found: its documents and the data's newest time."""
+
+    window: Window
+    documents: tuple[_Document, ...]
+    newest: datetime | None
+
+
+def window_for(
+    session: Session,
+    *,
+    rule: VersionedRule,
+    index_pattern: str,
+    now: datetime,
+    lookback: timedelta,
+) -> Window:
+    """The window ``rule``'s next search covers (reads its checkpoint; writes nothing)."""
+    _check_arguments(index_pattern, now, lookback)
     checkpoint = session.get(SearchCheckpoint, (rule.key, index_pattern))
     reached = checkpoint.reached if checkpoint is not None else None
-    start = (reached or now) - lookback
-    window = _Window(index_pattern, start, now)
+    return Window(index_pattern, (reached or now) - lookback, now)
+
+
+def search_window(
+    client: SearchClient, query: Mapping[str, Any], window: Window, *, page_size: int = 500
+) -> Found:
+    """Every document of ``window`` the query matches (no database involved)."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page_size must be 1 to {MAX_PAGE_SIZE}")
     documents, newest = _search(client, query, window, page_size)
-    fresh = _unseen(session, rule, documents)
+    return Found(window, tuple(documents), newest)
+
+
+def record_found(session: Session, *, rule: VersionedRule, found: Found) -> list[SearchHit]:
+    """Keep the documents ``rule``'s version has not reported, mark them seen, move the
+    checkpoint (``flush``); returns them, oldest first."""
+    window, now = found.window, found.window.end
+    fresh = _unseen(session, rule, found.documents)
     session.add_all(
         SearchHitSeen(
             rule_key=rule.key,
@@ -153,16 +191,17 @@ def run_rule(
         )
         for hit in fresh
     )
+    checkpoint = session.get(SearchCheckpoint, (rule.key, window.pattern))
     _move_checkpoint(
-        session, checkpoint, rule_key=rule.key, pattern=index_pattern, newest=newest, now=now
+        session, checkpoint, rule_key=rule.key, pattern=window.pattern, newest=found.newest, now=now
     )
     session.flush()
     log.info(
         "scheduled search ran",
         extra={
             "wachter.rule": rule.key,
-            "wachter.index_pattern": index_pattern,
-            "wachter.found": len(documents),
+            "wachter.index_pattern": window.pattern,
+            "wachter.found": len(found.documents),
             "wachter.new": len(fresh),
         },
     )
@@ -179,7 +218,7 @@ def prune_seen(session: Session, before: datetime) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
-def _check_arguments(pattern: str, now: datetime, lookback: timedelta, page_size: int) -> None:
+def _check_arguments(pattern: str, now: datetime, lookback: timedelta) -> None:
     # The caller's configuration, checked by core.settings already: a bug if wrong here.
     if not pattern or len(pattern) > PATTERN_LENGTH:
         raise ValueError(f"an index pattern has 1 to {PATTERN_LENGTH} characters")
@@ -187,12 +226,10 @@ def _check_arguments(pattern: str, now: datetime, lookback: timedelta, page_size
         raise ValueError("now must be an aware datetime")
     if lookback < timedelta(0):
         raise ValueError("the look-back cannot be negative")
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page_size must be 1 to {MAX_PAGE_SIZE}")
 
 
 def _search(
-    client: SearchClient, query: Mapping[str, Any], window: _Window, page_size: int
+    client: SearchClient, query: Mapping[str, Any], window: Window, page_size: int
 ) -> tuple[list[_Document], datetime | None]:
     """Every document of the window the query matches, and the newest ``event.ingested``."""
     pit_id = client.open_point_in_time(window.pattern, KEEP_ALIVE)
@@ -211,7 +248,7 @@ def _pages(
     client: SearchClient,
     holder: list[str],
     query: Mapping[str, Any],
-    window: _Window,
+    window: Window,
     page_size: int,
 ) -> Iterator[_Document]:
     after: Sequence[Any] | None = None
@@ -232,7 +269,7 @@ def _pages(
         after = hits[-1]["sort"]
 
 
-def _newest(client: SearchClient, holder: list[str], window: _Window) -> datetime | None:
+def _newest(client: SearchClient, holder: list[str], window: Window) -> datetime | None:
     # The data's frontier, not only this rule's hits: a rule that rarely matches would
     # otherwise keep an old checkpoint and search an ever longer window.
     body = {

@@ -47,14 +47,19 @@ from detection_rules.pipelines import build_pipeline
 from detection_rules.search.convert import ConversionError, EventSource, pipelines_for, query_for
 from detection_rules.search.models import SearchCheckpoint
 from detection_rules.search.runner import (
+    Found,
     SearchClient,
     SearchFailed,
     SearchHit,
+    Window,
     prune_seen,
-    run_rule,
+    record_found,
+    search_window,
+    window_for,
 )
 from detection_rules.service import RuleText, enabled_rule_texts, get_lists, lists_version
 from detection_rules.streaming import LATENESS, compile_texts, detection_row, rules_stamp
+from storage.database import READ_ONLY
 from storage.search import SearchRejected, SearchUnavailable
 
 log = logging.getLogger("wachter.detection.search")
@@ -95,18 +100,28 @@ class ScheduledSearches:
         self._built: _Built | None = None
 
     def run(self, session: Session, now: datetime) -> None:
+        """One run. Give it a session with nothing pending (the job's): the rules and
+        windows are read in a read-only transaction that ends before the cluster is asked
+        anything, so no transaction (on SQLite: no write lock) is held while it answers;
+        what was found is written in one short transaction at the end."""
+        if not session.in_transaction():
+            session.connection(execution_options={READ_ONLY: True})
         built = self._current(session)
+        planned = [
+            (text, query, window_for(session, rule=text, index_pattern=pattern, now=now,
+                                     lookback=self.lookback))
+            for pattern in self.patterns
+            for text, query in built.searches
+        ]  # fmt: skip
+        session.commit()  # ends the read
+        found = self._search(planned)
         load_windows(session, built.engine, SearchCorrelationState)
         rows: list[DetectionRow] = []
-        try:
-            for pattern in self.patterns:
-                for text, query in built.searches:
-                    for hit in self._hits(session, text, query, pattern, now):
-                        rows.extend(_row(found, now, hit) for found in _detections(built, hit))
-        except (SearchUnavailable, SearchFailed) as error:
-            log.warning("scheduled searches stopped for this run", extra={"reason": str(error)})
+        for text, result in found:
+            for hit in record_found(session, rule=text, found=result):
+                rows.extend(_row(detection, now, hit) for detection in _detections(built, hit))
         closed = built.engine.advance(now - self.lookback - LATENESS)
-        rows.extend(_row(found, now, None) for found in closed)
+        rows.extend(_row(detection, now, None) for detection in closed)
         session.add_all(rows)
         save_window_changes(session, built.engine, SearchCorrelationState, now=now)
         self._prune(session, built)
@@ -114,26 +129,26 @@ class ScheduledSearches:
         if rows:
             log.info("detections", extra={"wachter.detections": len(rows)})
 
-    def _hits(
-        self, session: Session, text: RuleText, query: dict[str, Any], pattern: str, now: datetime
-    ) -> list[SearchHit]:
-        try:
-            return run_rule(
-                session,
-                self.client,
-                rule=text,
-                query=self._without_own_indices(query),
-                index_pattern=pattern,
-                now=now,
-                lookback=self.lookback,
-            )
-        except SearchRejected as error:
-            log.warning(
-                "scheduled search refused",
-                extra={"wachter.rule": text.key, "wachter.index_pattern": pattern,
-                       "reason": str(error)[:300]},
-            )  # fmt: skip
-            return []
+    def _search(
+        self, planned: Sequence[tuple[RuleText, dict[str, Any], Window]]
+    ) -> list[tuple[RuleText, Found]]:
+        """Each planned search, in order, until the cluster is away (the rest wait)."""
+        found: list[tuple[RuleText, Found]] = []
+        for text, query, window in planned:
+            try:
+                result = search_window(self.client, self._without_own_indices(query), window)
+            except SearchRejected as error:
+                log.warning(
+                    "scheduled search refused",
+                    extra={"wachter.rule": text.key, "wachter.index_pattern": window.pattern,
+                           "reason": str(error)[:300]},
+                )  # fmt: skip
+                continue
+            except (SearchUnavailable, SearchFailed) as error:
+                log.warning("scheduled searches stopped for this run", extra={"reason": str(error)})
+                break
+            found.append((text, result))
+        return found
 
     def _without_own_indices(self, query: Mapping[str, Any]) -> dict[str, Any]:
         if not self._exclude:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from detection_rules.service import (
 )
 from incidents.alerts import raise_alerts
 from incidents.alerts.models import Alert, AlertEntity
+from storage import JobLease
 from storage.search import SearchBackend
 from tests.support.postgres import free_port
 from tests.support.search_backends import backend_of
@@ -43,7 +44,7 @@ from tests.support.search_backends import backend_of
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 LOOKBACK = timedelta(minutes=2)
 ADMIN = Actor(name="alice")
-pytestmark = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
+SQLITE = pytest.mark.parametrize("database", ["sqlite"], indirect=True)
 
 FAILED_ADMIN = """
 title: Failed sign-in of an admin account
@@ -171,6 +172,7 @@ def detections(session) -> list[Detection]:
     return list(session.scalars(select(Detection).order_by(Detection.id)))
 
 
+@SQLITE
 def test_a_beats_document_becomes_a_detection_and_an_alert(db_session, cluster):
     load(db_session, FAILED_ADMIN, CLEARED_LOG)
     index = cluster.index(
@@ -204,6 +206,7 @@ def test_a_beats_document_becomes_a_detection_and_an_alert(db_session, cluster):
     assert ("host", "ws-017") in entities  # normalised
 
 
+@SQLITE
 def test_the_next_run_reports_nothing_again_and_new_documents_once(db_session, cluster):
     load(db_session, FAILED_ADMIN)
     cluster.index("winlogbeat-2026.11.30", {"first": winlogbeat(4625, "svc-adm", seconds_ago=30)})
@@ -217,6 +220,7 @@ def test_the_next_run_reports_nothing_again_and_new_documents_once(db_session, c
     assert [documents_of(row)[0].id for row in detections(db_session)] == ["first", "second"]
 
 
+@SQLITE
 def test_a_correlation_over_search_hits_fires_once_across_processes(db_session, cluster):
     load(db_session, FAILED_ADMIN, GUESSING)
     cluster.index(
@@ -240,6 +244,7 @@ def test_a_correlation_over_search_hits_fires_once_across_processes(db_session, 
     assert sorted(document.id for document in documents_of(fired)) == ["try-0", "try-1", "try-2"]
 
 
+@SQLITE
 def test_wachters_own_indices_are_never_searched(db_session, cluster):
     load(db_session, CLEARED_LOG)
     cluster.index("events-2026.11.30", {"own": winlogbeat(1102, "bob", seconds_ago=30)})
@@ -249,6 +254,7 @@ def test_wachters_own_indices_are_never_searched(db_session, cluster):
     assert [documents_of(row)[0].id for row in detections(db_session)] == ["beats"]
 
 
+@SQLITE
 def test_a_disabled_rule_is_not_searched(db_session, cluster):
     load(db_session, CLEARED_LOG)
     disable_rule(db_session, "5a0c1e2d-0000-4000-8000-0000000000a2", actor=ADMIN, now=NOW)
@@ -258,6 +264,7 @@ def test_a_disabled_rule_is_not_searched(db_session, cluster):
     assert db_session.scalar(select(func.count()).select_from(SearchCheckpoint)) == 0
 
 
+@SQLITE
 def test_an_unreachable_cluster_writes_nothing_and_says_so(db_session, caplog):
     load(db_session, CLEARED_LOG)
     job = ScheduledSearches(
@@ -270,3 +277,42 @@ def test_an_unreachable_cluster_writes_nothing_and_says_so(db_session, caplog):
     assert "scheduled searches stopped for this run" in caplog.text
     for table in (Detection, SearchCheckpoint, SearchHitSeen):
         assert db_session.scalar(select(func.count()).select_from(table)) == 0
+
+
+class WritesWhileSearching:
+    """A cluster client that, during every search, commits a write from another connection:
+    it would wait for SQLite's write lock (and fail) if the run held a transaction open."""
+
+    def __init__(self, backend: SearchBackend, database) -> None:
+        self.backend = backend
+        self.database = database
+        self.writes = 0
+
+    def open_point_in_time(self, index: str, keep_alive: str) -> str | None:
+        return self.backend.open_point_in_time(index, keep_alive)
+
+    def close_point_in_time(self, pit_id: str) -> None:
+        self.backend.close_point_in_time(pit_id)
+
+    def search(self, index: str | None, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        with self.database.unit_of_work() as session:
+            connection = session.connection()
+            connection.exec_driver_sql("PRAGMA busy_timeout=200")  # fail fast, not in 5 s
+            session.add(JobLease(name=f"probe-{self.writes}", holder="test", acquired_at=NOW,
+                                 expires_at=NOW))  # fmt: skip
+        self.writes += 1
+        return self.backend.search(index, body)
+
+
+@pytest.mark.parametrize("empty_database", ["sqlite"], indirect=True)
+def test_no_transaction_is_held_while_the_cluster_answers(migrated_database, cluster):
+    with migrated_database.unit_of_work() as session:
+        load(session, CLEARED_LOG)
+    cluster.index("winlogbeat-2026.11.30", {"beats": winlogbeat(1102, "bob", seconds_ago=30)})
+    client = WritesWhileSearching(cluster.backend, migrated_database)
+    job = ScheduledSearches(client, patterns=[f"{cluster.prefix}-*"], lookback=LOOKBACK)
+    with migrated_database.unit_of_work() as session:  # as the job runner calls it
+        job.run(session, NOW)
+    assert client.writes >= 2  # the hits' page and the newest-time query
+    with migrated_database.snapshot() as session:
+        assert [documents_of(row)[0].id for row in detections(session)] == ["beats"]
