@@ -8,37 +8,23 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
-from core import FixedClock, Settings
+from core import FixedClock
 from ingest import pipeline
 from ingest.batches import Batch
 from ingest.search_indexer import SearchIndexer
 from ingest.timestamps import Flag
 from storage import Database
 from storage.events import Event
-from storage.search import SearchBackend, backend_for, events_pattern
+from storage.search import SearchBackend, events_pattern
 from tests.support.search_backends import drop_prefix
-from tests.support.search_nodes import SearchNode
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 START = NOW - timedelta(hours=1)
-
-
-@pytest.fixture(params=["elasticsearch", "opensearch"])
-def backend(request: pytest.FixtureRequest) -> SearchBackend:
-    node: SearchNode = request.getfixturevalue(f"{request.param}_node")
-    settings = Settings(
-        data_dir=Path("/nonexistent"),
-        database_url="sqlite://",
-        elasticsearch_url=node.url,
-        elasticsearch_kind=request.param,
-    )
-    return backend_for(settings)
 
 
 @pytest.fixture

@@ -11,17 +11,14 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-from core import Settings
 from detection_rules.search import pipelines_for, query_for
 from storage.search import (
     SearchBackend,
-    backend_for,
     ensure_templates,
     events_index,
     events_pattern,
@@ -29,7 +26,6 @@ from storage.search import (
     index_events,
 )
 from storage.search.templates import TEMPLATE_VERSION, events_template_name
-from tests.support.search_nodes import SearchNode
 
 DAY = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 SYSMON = {"Channel": "Microsoft-Windows-Sysmon/Operational", "EventID": 1}
@@ -54,18 +50,6 @@ class Row:
 def row(event_id: int, fields: dict[str, Any], *, at: datetime = DAY) -> Row:
     document = {"@timestamp": at.isoformat(), **fields}
     return Row(event_id, "test", f"key-{event_id}", at, orjson.dumps(document).decode())
-
-
-@pytest.fixture(params=["elasticsearch", "opensearch"])
-def backend(request: pytest.FixtureRequest) -> SearchBackend:
-    node: SearchNode = request.getfixturevalue(f"{request.param}_node")
-    settings = Settings(
-        data_dir=Path("/nonexistent"),
-        database_url="sqlite://",
-        elasticsearch_url=node.url,
-        elasticsearch_kind=request.param,
-    )
-    return backend_for(settings)
 
 
 def sigma_hits(backend: SearchBackend, prefix: str, detection: str) -> list[int]:

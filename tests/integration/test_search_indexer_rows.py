@@ -10,23 +10,21 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core import FixedClock, Settings
+from core import FixedClock
 from ingest import pipeline
 from ingest.batches import Batch
 from ingest.search_indexer import SearchIndexer
 from storage import Database
 from storage.events import Event
-from storage.search import SearchBackend, backend_for, event_document_id, events_pattern
+from storage.search import event_document_id, events_pattern
 from storage.search.events import MAX_BATCH_DOCUMENTS
 from tests.support.search_backends import drop_prefix
-from tests.support.search_nodes import SearchNode
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
@@ -92,18 +90,6 @@ def test_a_plain_consumer_still_gets_event_objects(rollback_database):
 
     assert all(isinstance(event, Event) for event in consumer.events)
     assert [event.id for event in consumer.events] == ids
-
-
-@pytest.fixture(params=["elasticsearch", "opensearch"])
-def backend(request: pytest.FixtureRequest) -> SearchBackend:
-    node: SearchNode = request.getfixturevalue(f"{request.param}_node")
-    settings = Settings(
-        data_dir=Path("/nonexistent"),
-        database_url="sqlite://",
-        elasticsearch_url=node.url,
-        elasticsearch_kind=request.param,
-    )
-    return backend_for(settings)
 
 
 @pytest.mark.parametrize("database", ["sqlite"], indirect=True)
