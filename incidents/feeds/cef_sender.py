@@ -37,13 +37,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.feeds.cef import feed_entry_message, octet_counted
-from incidents.feeds.cursors import advance_cursor, cursor_position
-from incidents.feeds.models import AlertFeedEntry
-from storage.database import READ_ONLY
+from incidents.feeds.cursors import advance_cursor, entries_after_cursor
 
 CURSOR = "cef"
 BATCH = 500
@@ -102,15 +99,7 @@ def send_cef(
     waiting = _PROCESS_BACKOFF if backoff is None else backoff
     if waiting.is_waiting(now):
         return False
-    if not session.in_transaction():
-        session.connection(execution_options={READ_ONLY: True})
-    position = cursor_position(session, CURSOR)
-    entries = session.scalars(
-        select(AlertFeedEntry)
-        .where(AlertFeedEntry.id > position)
-        .order_by(AlertFeedEntry.id)
-        .limit(BATCH)
-    ).all()
+    position, entries = entries_after_cursor(session, CURSOR, limit=BATCH)
     if not entries:
         return False
     host = socket.gethostname() if hostname is None else hostname

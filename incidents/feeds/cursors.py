@@ -8,6 +8,7 @@ second process that moved it meanwhile is never undone.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select, update
@@ -15,6 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from incidents.alerts.models import IncidentsCursor
+from incidents.feeds.models import AlertFeedEntry
+from storage.database import READ_ONLY
 
 
 def cursor_position(session: Session, name: str) -> int:
@@ -41,3 +44,20 @@ def advance_cursor(session: Session, name: str, *, position: int, to: int, now: 
         except IntegrityError:  # made by another process in the meantime
             pass
     return False
+
+
+def entries_after_cursor(
+    session: Session, name: str, *, limit: int
+) -> tuple[int, Sequence[AlertFeedEntry]]:
+    """The consumer's position and the next ``limit`` feed entries after it, read read-only
+    when the session has no transaction yet (no write lock while the caller sends them)."""
+    if not session.in_transaction():
+        session.connection(execution_options={READ_ONLY: True})
+    position = cursor_position(session, name)
+    entries = session.scalars(
+        select(AlertFeedEntry)
+        .where(AlertFeedEntry.id > position)
+        .order_by(AlertFeedEntry.id)
+        .limit(limit)
+    ).all()
+    return position, entries

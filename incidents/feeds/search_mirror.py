@@ -28,14 +28,12 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import orjson
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from incidents.feeds.cef_sender import Backoff
-from incidents.feeds.cursors import advance_cursor, cursor_position
+from incidents.feeds.cursors import advance_cursor, entries_after_cursor
 from incidents.feeds.models import AlertFeedEntry
 from incidents.feeds.reading import feed_item
-from storage.database import READ_ONLY
 from storage.search import SearchBackend, SearchError, SearchRejected
 from storage.search.alerts import AlertDocument, ensure_alerts_template, index_alerts
 
@@ -64,15 +62,7 @@ class AlertMirror:
         """
         if self.backoff.is_waiting(now):
             return False
-        if not session.in_transaction():
-            session.connection(execution_options={READ_ONLY: True})
-        position = cursor_position(session, CURSOR)
-        entries = session.scalars(
-            select(AlertFeedEntry)
-            .where(AlertFeedEntry.id > position)
-            .order_by(AlertFeedEntry.id)
-            .limit(BATCH)
-        ).all()
+        position, entries = entries_after_cursor(session, CURSOR, limit=BATCH)
         if not entries:
             return False
         documents = latest_documents(entries)
