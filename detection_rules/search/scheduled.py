@@ -11,14 +11,16 @@ Each run:
 
 1. builds (when a rule or list changed) the query of every enabled single-event rule
    through the ECS pipeline (``convert.query_for``) and, through the same pipeline, the
-   matcher's compiled rules and correlations (``DetectionEngine``);
-2. loads the correlation windows from ``search_correlation_state``;
-3. runs every rule's search on every pattern (``runner.run_rule``: window, paging, dedup,
-   checkpoint) and hands each new hit to ``DetectionEngine.record_match``, the same code
-   the streaming matcher uses: one detection per hit, and the correlation hits it causes
-   (one correlation engine, two feeders);
-4. closes the correlation windows the searches can no longer add to, writes detections,
-   windows and dedup rows in the job's transaction, and forgets old dedup rows.
+   matcher's compiled rules and correlations (``DetectionEngine``), and reads each rule's
+   window (``runner.window_for``) — all in a read-only transaction, then ended;
+2. runs every rule's search on every pattern (``runner.search_window``: point in time,
+   ``search_after`` paging), holding no transaction while the cluster answers;
+3. in one short transaction: loads the correlation windows from
+   ``search_correlation_state``, keeps each rule's new hits and moves its checkpoint
+   (``runner.record_found``: dedup), hands each new hit to ``DetectionEngine.record_match``
+   — the same code the streaming matcher uses: one detection per hit, and the correlation
+   hits it causes (one correlation engine, two feeders) — closes the windows the searches
+   can no longer add to, writes detections and windows, and forgets old dedup rows.
 
 A rule whose query the cluster refuses is logged and skipped; the others run. When the
 cluster is unavailable (or a search fails on some shards) the run stops there: what the
