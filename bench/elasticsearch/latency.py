@@ -1,7 +1,6 @@
 """Event → alert latency of the scheduled searches on a real Elasticsearch (and OpenSearch) node.
 
-    .venv/bin/python -m bench.elasticsearch.latency                       # interval 10 s, both
-    .venv/bin/python -m bench.elasticsearch.latency --interval 30 --more-rules 100
+    .venv/bin/python -m bench.elasticsearch.latency [--interval 30] [--more-rules 100]
 
 Issue 8: from an event indexed to its alert available in the feed, p95 ≤ one interval + 5 s.
 Per node, a fresh data directory (``wachter db upgrade``), two Windows Security rules (log
@@ -16,7 +15,7 @@ read-only snapshot looks for the ``alert_feed`` entry of an alert holding that h
 A document without exactly one alert (of one detection) within three intervals fails the run
 (exit status 1). Prints per node p50, p95, max, p95 / (interval + 5 s) and where the time went:
 waiting for the search run that found it (its detection's ``detected_at``), the run (to its
-``detections`` log line, just before the commit), then to the feed (commit, alert job, poll).
+``scheduled searches ran`` log line), then to the feed (commit, alert job, poll).
 """
 
 from __future__ import annotations
@@ -225,19 +224,20 @@ def run_arrivals(
 @dataclass
 class Parts:  # where one document's latency went, in seconds
     to_run: float  # indexed → start of the search run that found it (its ``detected_at``)
-    run: float  # that start → the run's detections written (logged just before its commit)
+    run: float  # that start → the run's detections written (logged just after its flush)
     to_feed: float  # → its alert's feed entry seen committed (commit, the 1-s alert job, poll)
 
 
 def written_at(worker: RunningProcess) -> list[float]:
     """When each search run that found something had written its detections (from its log)."""
-    moments = []
+    moments: list[float] = []
     for line in worker.stderr_lines:
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError:
             continue
-        if isinstance(record, dict) and record.get("message") == "detections":
+        ran = isinstance(record, dict) and record.get("message") == "scheduled searches ran"
+        if ran and (record.get("wachter") or {}).get("detections"):
             moments.append(datetime.fromisoformat(record["@timestamp"]).timestamp())
     return sorted(moments)
 

@@ -196,7 +196,7 @@ def record_found(session: Session, *, rule: VersionedRule, found: Found) -> list
         session, checkpoint, rule_key=rule.key, pattern=window.pattern, newest=found.newest, now=now
     )
     session.flush()
-    log.info(
+    log.debug(
         "scheduled search ran",
         extra={
             "wachter.rule": rule.key,

@@ -32,6 +32,7 @@ detections into alerts as it does the streaming matcher's.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -106,6 +107,7 @@ class ScheduledSearches:
         windows are read in a read-only transaction that ends before the cluster is asked
         anything, so no transaction (on SQLite: no write lock) is held while it answers;
         what was found is written in one short transaction at the end."""
+        started = time.monotonic()
         if not session.in_transaction():
             session.connection(execution_options={READ_ONLY: True})
         built = self._current(session)
@@ -128,8 +130,15 @@ class ScheduledSearches:
         save_window_changes(session, built.engine, SearchCorrelationState, now=now)
         self._prune(session, built)
         session.flush()
-        if rows:
-            log.info("detections", extra={"wachter.detections": len(rows)})
+        log.info(
+            "scheduled searches ran",
+            extra={
+                "wachter.searches": len(planned),
+                "wachter.searched": len(found),
+                "wachter.detections": len(rows),
+                "wachter.seconds": round(time.monotonic() - started, 3),
+            },
+        )
 
     def _search(
         self, planned: Sequence[tuple[RuleText, dict[str, Any], Window]]
