@@ -23,7 +23,7 @@ from access_control.secret_box import SecretBox
 from core import Clock, Settings
 from detection_rules import DetectionConsumer, OfficeHours
 from detection_rules.search.scheduled import JOB_NAME as SCHEDULED_SEARCHES
-from detection_rules.search.scheduled import ScheduledSearches
+from detection_rules.search.scheduled import ScheduledSearches, expire_document_copies
 from incidents.alerts import ALERT_BATCH, raise_alerts
 from incidents.deadlines import escalation_run
 from incidents.feeds import deliver_webhooks
@@ -156,6 +156,23 @@ def _alert_mirror(settings: Settings) -> tuple[Job, ...]:
     return (Job(name="incidents.mirror_alerts", interval=timedelta(seconds=2), run=run),)
 
 
+def _document_copy_retention(settings: Settings) -> tuple[Job, ...]:
+    """Scale-out only: the cluster documents copied into detections follow event retention."""
+    if settings.is_embedded:
+        return ()
+    days = timedelta(days=settings.retention_days)
+
+    def run(session: Session, now: datetime) -> bool:
+        expired = expire_document_copies(session, before=now - days, limit=PURGE_BATCH)
+        if expired:
+            log.info("document copies expired", extra={"wachter.detections": expired})
+        return expired == PURGE_BATCH
+
+    return (
+        Job(name="detection_rules.expire_document_copies", interval=timedelta(minutes=10), run=run),
+    )
+
+
 def _scheduled_searches(settings: Settings) -> tuple[Job, ...]:
     """Scale-out with ``WACHTER_DETECTION_INDICES``: the rules as searches on those indices.
 
@@ -251,6 +268,7 @@ def jobs_for(settings: Settings) -> tuple[Job, ...]:
         _feed_retention(settings.retention_days),
         *_search_retention(settings),
         *_scheduled_searches(settings),
+        *_document_copy_retention(settings),
         *_alert_mirror(settings),
         *_cef_sending(settings),
         Job(

@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from detection_rules.correlation_store import load_windows, save_window_changes
@@ -288,3 +288,29 @@ def _without(source: Mapping[str, Any], dotted: Sequence[str]) -> dict[str, Any]
         if isinstance(level, dict):
             level.pop(leaf, None)
     return copied
+
+
+def expire_document_copies(session: Session, *, before: datetime, limit: int = 1000) -> int:
+    """Drop the document copies of detections made before ``before``, keeping index and id.
+
+    The copies are event data: they follow the events' retention (``WACHTER_RETENTION_DAYS``)
+    instead of living as long as the detection. Returns how many detections lost theirs.
+    """
+    rows = session.execute(
+        select(DetectionRow.id, DetectionRow.documents)
+        .where(DetectionRow.detected_at < before, DetectionRow.documents.like('%"source":%'))
+        .order_by(DetectionRow.id)
+        .limit(limit)
+    ).all()
+    for detection_id, documents in rows:
+        kept = [
+            {"index": item["index"], "id": item["id"]}
+            for item in orjson.loads(documents or "[]")
+            if isinstance(item, dict) and "index" in item and "id" in item
+        ]
+        session.execute(
+            update(DetectionRow)
+            .where(DetectionRow.id == detection_id)
+            .values(documents=orjson.dumps(kept).decode())
+        )
+    return len(rows)

@@ -12,6 +12,7 @@ writes nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from collections.abc import Iterator, Mapping
@@ -23,10 +24,11 @@ import pytest
 from sqlalchemy import func, select
 
 from access_control import Actor
+from core import Settings
 from detection_rules.loading import RuleSource
 from detection_rules.models import Detection, SearchCorrelationState
 from detection_rules.search.models import SearchCheckpoint, SearchHitSeen
-from detection_rules.search.scheduled import ScheduledSearches
+from detection_rules.search.scheduled import JOB_NAME, ScheduledSearches, expire_document_copies
 from detection_rules.service import (
     detection_events,
     disable_rule,
@@ -38,8 +40,10 @@ from incidents.alerts import raise_alerts
 from incidents.alerts.models import Alert, AlertEntity
 from storage import JobLease
 from storage.search import SearchBackend
+from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.support.postgres import free_port
 from tests.support.search_backends import backend_of
+from wachter.jobs import jobs_for
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 LOOKBACK = timedelta(minutes=2)
@@ -316,3 +320,39 @@ def test_no_transaction_is_held_while_the_cluster_answers(migrated_database, clu
     assert client.writes >= 2  # the hits' page and the newest-time query
     with migrated_database.snapshot() as session:
         assert [documents_of(row)[0].id for row in detections(session)] == ["beats"]
+
+
+@SQLITE
+def test_document_copies_follow_event_retention_and_keep_their_reference(db_session, cluster):
+    load(db_session, CLEARED_LOG)
+    index = cluster.index("winlogbeat-2026.11.30", {"old": winlogbeat(1102, "bob", seconds_ago=30)})
+    searches(cluster).run(db_session, NOW)
+    [row] = detections(db_session)
+
+    assert expire_document_copies(db_session, before=NOW) == 0  # not older than the cut-off
+    assert documents_of(row)[0].source is not None
+    assert expire_document_copies(db_session, before=NOW + timedelta(seconds=1)) == 1
+    db_session.expire_all()
+    [kept] = documents_of(db_session.get(Detection, row.id))
+    assert (kept.index, kept.id, kept.source) == (index, "old", None)
+    assert expire_document_copies(db_session, before=NOW + timedelta(days=1)) == 0  # once
+
+
+def test_the_jobs_are_there_in_scale_out_mode_only(tmp_path):
+    base = Settings(
+        data_dir=tmp_path,
+        database_url="sqlite:///unused.db",
+        encryption_keys=(TEST_ENCRYPTION_KEY,),  # other jobs need one
+    )
+    scale_out = dataclasses.replace(base, elasticsearch_url="http://127.0.0.1:9")
+    with_indices = dataclasses.replace(
+        scale_out, detection_indices=("winlogbeat-*",), detection_interval_seconds=30
+    )
+    names = {name: {job.name: job for job in jobs_for(settings)} for name, settings in
+             (("embedded", base), ("scale-out", scale_out), ("indices", with_indices))}  # fmt: skip
+    assert JOB_NAME not in names["embedded"]
+    assert JOB_NAME not in names["scale-out"]  # nothing named to search
+    assert names["indices"][JOB_NAME].interval == timedelta(seconds=30)
+    copies = "detection_rules.expire_document_copies"
+    assert copies not in names["embedded"]
+    assert copies in names["scale-out"]
