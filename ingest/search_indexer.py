@@ -20,7 +20,7 @@ The event itself stays in SQL until retention removes it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator
 from itertools import groupby
 
 from sqlalchemy.orm import Session
@@ -28,7 +28,6 @@ from sqlalchemy.orm import Session
 from core import Clock, SystemClock
 from ingest.dead_letters import Rejection, record_dead_letters
 from ingest.pipeline import EventRow
-from storage.events import Event
 from storage.search import IndexResult, SearchBackend, ensure_templates, index_events
 
 log = logging.getLogger("wachter.ingest.search")
@@ -53,19 +52,12 @@ class SearchIndexer:
         self._template_ready = False
 
     def consume_rows(self, session: Session, rows: Iterator[EventRow]) -> None:
-        """Index the rows ``deliver`` streams (the delivery job's path)."""
-        self._record(session, self._index(rows))
-
-    def consume(self, session: Session, events: Sequence[Event]) -> None:
-        """Index events already read as ORM objects (``ingest.pipeline.EventConsumer``)."""
-        self._record(session, self._index(events))
-
-    def _index(self, events: Iterable[Event | EventRow]) -> IndexResult:
+        """Index the rows ``deliver`` streams (``ingest.pipeline.RowConsumer``)."""
         if not self._template_ready:
             # Before the first index of this process is made; a newer Wachter upgrades it.
             ensure_templates(self.backend, self.prefix)
             self._template_ready = True
-        return index_events(self.backend, events, prefix=self.prefix)
+        self._record(session, index_events(self.backend, rows, prefix=self.prefix))
 
     def _record(self, session: Session, result: IndexResult) -> None:
         if result.rejected:

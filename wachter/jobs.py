@@ -92,7 +92,7 @@ def _trim_dead_letters(session: Session, _now: datetime) -> None:
         )
 
 
-def _delivery(consumer: pipeline.EventConsumer) -> Job:
+def _delivery(consumer: pipeline.EventConsumer | pipeline.RowConsumer) -> Job:
     limit = pipeline.batch_size_of(consumer)
 
     def run(session: Session, now: datetime) -> bool:
@@ -101,7 +101,9 @@ def _delivery(consumer: pipeline.EventConsumer) -> Job:
     return Job(name=f"ingest.deliver.{consumer.name}", interval=timedelta(seconds=1), run=run)
 
 
-def _retention(days: int, consumers: Sequence[pipeline.EventConsumer]) -> Job:
+def _retention(
+    days: int, consumers: Sequence[pipeline.EventConsumer | pipeline.RowConsumer]
+) -> Job:
     def run(session: Session, now: datetime) -> bool:
         keep_from = pipeline.oldest_unconsumed(session, [c.name for c in consumers])
         purged = purge_events(
@@ -192,12 +194,16 @@ def _scheduled_searches(settings: Settings) -> tuple[Job, ...]:
     return (Job(name=SCHEDULED_SEARCHES, interval=interval, run=searches.run),)
 
 
-def event_consumers(settings: Settings) -> tuple[pipeline.EventConsumer, ...]:
+def event_consumers(
+    settings: Settings,
+) -> tuple[pipeline.EventConsumer | pipeline.RowConsumer, ...]:
     """The consumers of the stored event stream: the detection engine and, in scale-out
     mode, the search indexer (the event table is its outbox while the cluster is away)."""
     opens, closes = settings.office_hours
     hours = OfficeHours(timezone=settings.timezone, opens=opens, closes=closes)
-    consumers: tuple[pipeline.EventConsumer, ...] = (DetectionConsumer(office_hours=hours),)
+    consumers: tuple[pipeline.EventConsumer | pipeline.RowConsumer, ...] = (
+        DetectionConsumer(office_hours=hours),
+    )
     if not settings.is_embedded:
         indexer = SearchIndexer(backend_for(settings), prefix=settings.elasticsearch_index_prefix)
         consumers += (indexer,)
