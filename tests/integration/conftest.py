@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from core import Settings
-from storage.search import SearchBackend, backend_for
-from tests.support.search_backends import drop_prefix
+from storage.search import SearchBackend
+from tests.support.search_backends import backend_of, drop_prefix
 from tests.support.search_nodes import SearchNode
 
 
@@ -23,13 +21,14 @@ def prefix(backend: SearchBackend) -> Iterator[str]:
 
 
 @pytest.fixture(params=["elasticsearch", "opensearch"])
-def backend(request: pytest.FixtureRequest) -> SearchBackend:
-    """Wachter's backend for each real node, as the service builds it from its settings."""
-    node: SearchNode = request.getfixturevalue(f"{request.param}_node")
-    settings = Settings(
-        data_dir=Path("/nonexistent"),
-        database_url="sqlite://",
-        elasticsearch_url=node.url,
-        elasticsearch_kind=request.param,
-    )
-    return backend_for(settings)
+def node(request: pytest.FixtureRequest) -> tuple[str, SearchNode]:
+    """Each real node kind and its running node."""
+    found: SearchNode = request.getfixturevalue(f"{request.param}_node")
+    return request.param, found
+
+
+@pytest.fixture
+def backend(node: tuple[str, SearchNode]) -> SearchBackend:
+    """Wachter's backend for each real node."""
+    kind, server = node
+    return backend_of(kind, server.url)

@@ -30,25 +30,12 @@ from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.support.incident_factories import make_alert
 from tests.support.postgres import free_port
 from tests.support.search_backends import backend_of
-from tests.support.search_nodes import SearchNode
 from wachter.jobs import BackgroundJobs, jobs_for
 
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 ANALYST = Actor(name="analist", user_id=7, ip="192.0.2.50")
 JOB = "incidents.mirror_alerts"
 ENTITIES = [["account", "jan.jansen"], ["ip", "192.0.2.7"], ["host", "ws-017"]]
-
-
-@pytest.fixture(params=["elasticsearch", "opensearch"])
-def node(request: pytest.FixtureRequest) -> tuple[str, SearchNode]:
-    found: SearchNode = request.getfixturevalue(f"{request.param}_node")
-    return request.param, found
-
-
-@pytest.fixture
-def backend(node: tuple[str, SearchNode]) -> SearchBackend:
-    kind, server = node
-    return backend_of(kind, server.url)
 
 
 @pytest.fixture

@@ -43,18 +43,6 @@ def event_on(day: datetime) -> StoredEvent:
     return StoredEvent("test", day.isoformat(), day, orjson.dumps(document).decode())
 
 
-@pytest.fixture(params=["elasticsearch", "opensearch"])
-def node(request: pytest.FixtureRequest) -> tuple[str, SearchNode]:
-    found: SearchNode = request.getfixturevalue(f"{request.param}_node")
-    return request.param, found
-
-
-@pytest.fixture
-def backend(node: tuple[str, SearchNode]) -> SearchBackend:
-    kind, server = node
-    return backend_of(kind, server.url)
-
-
 def scale_out(settings: Settings, url: str, kind: str, prefix: str) -> Settings:
     return dataclasses.replace(
         settings,
