@@ -30,6 +30,7 @@ from web.views import (
     ops,
     reports,  # also adds /api/v1/reports to the api blueprint
     rules,
+    search,
     staff_cases,
     staff_measures,
     staff_records,
@@ -101,4 +102,5 @@ def create_app(
     app.register_blueprint(staff_measures.blueprint)
     app.register_blueprint(reports.blueprint)
     app.register_blueprint(staff_records.blueprint)
+    app.register_blueprint(search.blueprint)
     return app

@@ -43,6 +43,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("console.index", "GET"): PUBLIC,  # sends each visitor where they belong
     ("console.set_language", "POST"): PUBLIC,
     ("console.dashboard", "GET"): _console(Permission.CONSOLE),
+    ("search.everywhere", "GET"): _console(Permission.CONSOLE),
     ("auth.login", "GET"): PUBLIC,
     ("auth.login", "POST"): PUBLIC,
     ("auth.mfa", "GET"): Rule(Access.MFA_PENDING),

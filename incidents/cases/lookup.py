@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core import Conflict, InvalidInput, NotFound
@@ -17,6 +17,7 @@ from incidents.cases.models import Incident
 
 REFERENCE = re.compile(r"INC-[0-9]{4}-[0-9]{5,}", re.ASCII)
 MAX_REFERENCE_LENGTH = 30
+MAX_SEARCH_TEXT = 200
 
 
 def reference_for(incident: Incident) -> str:
@@ -41,6 +42,18 @@ def get_incident_by_reference(session: Session, reference: str) -> Incident:
             N_("There is no incident %(reference)s."), field="reference", reference=text
         )
     return incident
+
+
+def find_incidents(session: Session, text: str, *, limit: int = 10) -> list[Incident]:
+    """Newest incidents whose reference or title holds ``text`` (escaped LIKE, any case)."""
+    needle = text.strip().lower()[:MAX_SEARCH_TEXT]
+    if not needle:
+        return []
+    matches = func.lower(Incident.reference).contains(needle, autoescape=True) | func.lower(
+        Incident.title
+    ).contains(needle, autoescape=True)
+    query = select(Incident).where(matches).order_by(Incident.id.desc()).limit(limit)
+    return list(session.scalars(query))
 
 
 def writable_incident(session: Session, incident_id: int) -> Incident:
