@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import NamedTuple
 
+import orjson
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -111,11 +112,14 @@ def inline_scripts(page: Page) -> list[Element]:
 
 
 def event_handlers(page: Page) -> list[str]:
+    """Inline handlers, and htmx attributes that would run code (``hx-on``, ``js:`` values)."""
     return [
         f"<{element.tag} {name}>"
         for element in page.elements
-        for name in element.attributes
+        for name, value in element.attributes.items()
         if re.fullmatch(r"on\w+", name)
+        or re.match(r"(data-)?hx-on", name)
+        or (re.match(r"(data-)?hx-", name) and re.match(r"\s*(js|javascript):", value, re.I))
     ]
 
 
@@ -151,6 +155,8 @@ def test_the_checks_find_what_the_csp_would_block() -> None:
     assert [element.attributes for element in inline_scripts(page)] == [{}]
     assert len(page.tagged("style")) == 1
     assert event_handlers(page) == ["<a onclick>"]
+    htmx = Page('<button hx-on:click="x()" hx-vals="js:{a: b()}" hx-get="/ok">b</button>')
+    assert event_handlers(htmx) == ["<button hx-on:click>", "<button hx-vals>"]
     assert style_attributes(page) == ["p"]
     assert off_site_references(page) == [
         "//evil.example",
@@ -169,6 +175,14 @@ def test_pages_have_no_inline_style_blocks(page: Page) -> None:
 
 def test_pages_have_no_inline_event_handlers(page: Page) -> None:
     assert event_handlers(page) == []
+
+
+def test_htmx_may_not_evaluate_code_or_keep_pages_in_local_storage(page: Page) -> None:
+    [meta] = [e for e in page.tagged("meta") if e.attributes.get("name") == "htmx-config"]
+    config = orjson.loads(meta.attributes["content"])
+    assert config["allowEval"] is False
+    assert config["allowScriptTags"] is False
+    assert config["historyCacheSize"] == 0
 
 
 def test_pages_have_no_style_attributes(page: Page) -> None:
