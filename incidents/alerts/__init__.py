@@ -5,6 +5,7 @@ and people acknowledge and close them. docs/incidents.md ("Alerts") describes th
     acknowledge / close / bulk_acknowledge / bulk_close     status changes (audited)
     mark_in_incident(session, alert, incident_id, status, actor, now)   for the incident service
     get_alert, list_alerts(AlertFilters), related_alerts, alert_detections   reading
+    newest_alert_id / count_new_alerts                      the queue's "new since" notice
     rule_feedback / false_positive_counts                   closed alerts per rule
     create_suppression / revoke_suppression / list_suppressions / latest_hits
     conditions_from / parse_condition_lines                 suppression conditions
@@ -29,10 +30,12 @@ from incidents.alerts.queries import (
     AlertPage,
     RuleFeedback,
     alert_detections,
+    count_new_alerts,
     entities_of_alert,
     false_positive_counts,
     group_of_alert,
     list_alerts,
+    newest_alert_id,
     related_alerts,
     rule_feedback,
     tags_of_alert,
@@ -83,6 +86,7 @@ __all__ = [
     "check_resolution",
     "close",
     "conditions_from",
+    "count_new_alerts",
     "create_policy",
     "create_suppression",
     "disable_policy",
@@ -98,6 +102,7 @@ __all__ = [
     "list_suppressions",
     "load_conditions",
     "mark_in_incident",
+    "newest_alert_id",
     "parse_condition_lines",
     "raise_alerts",
     "related_alerts",

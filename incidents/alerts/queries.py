@@ -105,6 +105,22 @@ def list_alerts(session: Session, filters: AlertFilters, *, page: int = 1) -> Al
     return AlertPage(alerts=list(session.scalars(query)), total=total, page=page)
 
 
+def newest_alert_id(session: Session) -> int:
+    """The highest alert id so far (0 without alerts): where a queue's "new since" starts."""
+    return session.scalar(select(func.max(Alert.id))) or 0
+
+
+def count_new_alerts(session: Session, filters: AlertFilters, *, after_id: int) -> int:
+    """Alerts raised after ``after_id`` that the queue's filters would show."""
+    condition = Alert.id > after_id
+    return (
+        session.scalar(
+            select(func.count()).select_from(Alert).where(condition, *_conditions(filters))
+        )
+        or 0
+    )
+
+
 def entities_of_alert(alert: Alert) -> list[tuple[str, str]]:
     return [(str(kind), str(value)) for kind, value in orjson.loads(alert.entities)]
 

@@ -109,7 +109,23 @@ def queue_page(args: Mapping[str, str], *, error: str | None = None) -> str:
         filters=shown,
         entities_of=alert_service.entities_of_alert,
         error=error,
+        newest=alert_service.newest_alert_id(session),
     )
+
+
+@blueprint.get("/alerts/news")
+def news() -> str:
+    """How many alerts the open queue has gained since it was shown (htmx polls this).
+
+    A count under the queue's own filters, no alert content: not an audited read (the
+    queue's page, which shows the alerts, is).
+    """
+    after = request.args.get("after", "")
+    if not _NUMBER.fullmatch(after):
+        raise InvalidInput(N_("That page does not exist."), field="after")
+    shown = {name: value for name in FILTER_NAMES if (value := request.args.get(name, "").strip())}
+    count = alert_service.count_new_alerts(db_session(), _filters(shown), after_id=int(after))
+    return render_template("alerts/_news.html", count=count, filters=shown)
 
 
 @blueprint.post("/alerts/bulk")
