@@ -1,14 +1,26 @@
-"""The console's start: where each visitor belongs, the dashboard, the language switch."""
+"""The console's start: where each visitor belongs, the dashboard, the language switch.
+
+The dashboard (``web.dashboard``) shows the panels the user's role may read; its panels
+alone are answered at ``/dashboard/panels``, which the page polls with htmx. A dashboard
+with the staff-safety figures is a read of the report statistics and is audited like the
+statistics page (``staff_statistics.read``); the other panels are counts and rule titles.
+"""
 
 from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 from werkzeug.exceptions import BadRequest
 
-from access_control import Permission, permissions_of
-from web.auth import current_user
+from access_control import Permission, permissions_of, record_audit
+from web.auth import current_actor, current_user
+from web.context import db_session, web_context
+from web.dashboard import REFRESH_SECONDS, Dashboard, build_dashboard
 from web.i18n import LANGUAGE_COOKIE, LANGUAGES
 from web.security import safe_redirect_target
+from web.views.deadlines import span_text
 
 blueprint = Blueprint("console", __name__)
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -30,7 +42,45 @@ def index() -> Response:
 
 @blueprint.get("/dashboard")
 def dashboard() -> str:
-    return render_template("console/dashboard.html", user=current_user())
+    return render_template("console/dashboard.html", user=current_user(), board=_dashboard())
+
+
+@blueprint.get("/dashboard/panels")
+def dashboard_panels() -> str:
+    """The panels alone, for the page's refresh (the same figures as the page)."""
+    return render_template("console/_panels.html", board=_dashboard())
+
+
+@blueprint.context_processor
+def _dashboard_values() -> dict[str, object]:
+    zone = ZoneInfo(web_context().settings.timezone)
+    return {
+        "refresh_seconds": REFRESH_SECONDS,
+        "span": span_text,
+        "span_hours": lambda hours: span_text(timedelta(hours=hours)),
+        "local_time": lambda moment: moment.astimezone(zone).strftime("%H:%M"),
+    }
+
+
+def _dashboard() -> Dashboard:
+    user, context = current_user(), web_context()
+    granted = permissions_of(user.role) if user else Permission.NONE
+    session, now = db_session(), context.clock.now()
+    board = build_dashboard(
+        session, permissions=granted, now=now, timezone=context.settings.timezone
+    )
+    if board.reports is not None:
+        period = board.reports.figures.overall.period
+        record_audit(
+            session,
+            actor=current_actor(),
+            action="staff_statistics.read",
+            target="staff_statistics",
+            outcome="success",
+            now=now,
+            details={"first": period.first, "last": period.last, "view": "dashboard"},
+        )
+    return board
 
 
 @blueprint.post("/language")

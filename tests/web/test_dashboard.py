@@ -1,0 +1,141 @@
+"""The dashboard: its panels draw SVG charts with a table beside each when there is data, say
+what to do next when there is none, follow the role's permissions (no staff-safety panel
+without REPORTS_READ), refresh through a fragment route that needs a sign-in, and audit the
+read of the staff-safety figures. SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+
+from staff_safety.models import ReportTombstone
+from storage.events import EventRecord, append_events
+from tests.support.accounts import enrolled_user, sign_in
+from tests.support.admin import audit_entries
+from tests.support.incident_factories import make_alert, make_incident
+
+CHART = '<svg class="chart-svg"'
+
+
+@pytest.fixture
+def client(client):
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return client
+
+
+@pytest.fixture
+def officer(app, client, clock):
+    account = enrolled_user(app, role="security_officer", username="functionaris")
+    sign_in(client, account, clock)
+    return account
+
+
+@pytest.fixture
+def busy(rollback_database, clock):
+    """An alert, an open incident, an event and a (purged) aggression report, all recent."""
+    now = clock.now()
+    with rollback_database.unit_of_work() as session:
+        make_alert(session, rule_key="brute-force", severity="critical", created_at=now)
+        make_incident(session, state="triage", created_at=now - timedelta(days=2))
+        record = EventRecord(
+            source="syslog", event_key="1", timestamp=now, ingested=now, document="{}"
+        )
+        append_events(session, [record])
+        session.add(
+            ReportTombstone(
+                report_id=4242,
+                category="verbal_abuse",
+                location="counter",
+                month=now.strftime("%Y-%m"),
+                purged_at=now,
+                purged_by="system",
+                reason="retention",
+            )
+        )
+
+
+def test_an_officer_sees_every_panel_with_its_chart_and_table(client, officer, busy):
+    page = client.get("/dashboard").get_data(as_text=True)
+
+    for chart in ("chart-alerts", "chart-incidents", "chart-ingest", "chart-categories"):
+        assert f'aria-labelledby="{chart}-title"' in page
+    assert page.count(CHART) >= 6
+    assert "Show the figures as a table" in page
+    assert 'href="/rules/brute-force"' in page  # the top rule links to its page
+    assert 'href="/alerts?severity=critical"' in page
+    assert 'href="/ingest/dead-letters"' in page
+    assert re.search(r"<strong>1</strong> alerts in the last 30 days", page)
+
+
+def test_the_page_polls_its_panels_and_the_fragment_answers_them_alone(client, officer, busy):
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert 'hx-get="/dashboard/panels"' in page
+    assert 'hx-trigger="every 30s"' in page
+    assert 'aria-live="polite"' in page
+
+    response = client.get("/dashboard/panels", headers={"HX-Request": "true"})
+    fragment = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "<html" not in fragment
+    assert 'id="panel-alerts"' in fragment
+    assert fragment.count(CHART) == page.count(CHART)
+
+
+def test_an_empty_database_shows_what_to_do_next_instead_of_empty_charts(client, officer):
+    page = client.get("/dashboard").get_data(as_text=True)
+
+    assert CHART not in page
+    assert "No alerts in the last 30 days" in page
+    assert "No open incidents. Open one from an alert" in page
+    assert "No events in the last 24 hours. Send logs" in page
+    assert "wachter demo" in page
+    assert "No aggression reports in the last 6 months" in page
+
+
+def test_an_analyst_without_reports_read_sees_no_staff_safety_panel(
+    app, client, clock, busy, rollback_database
+):
+    sign_in(client, enrolled_user(app, role="soc_analyst"), clock)
+
+    page = client.get("/dashboard").get_data(as_text=True)
+
+    assert 'id="panel-alerts"' in page
+    assert 'id="panel-reports"' not in page
+    assert 'id="panel-rates"' not in page
+    assert audit_entries(rollback_database, "staff_statistics.read") == []
+
+
+def test_reading_the_staff_safety_figures_is_audited_on_every_refresh(
+    client, officer, busy, rollback_database
+):
+    client.get("/dashboard")
+    client.get("/dashboard/panels")
+
+    entries = audit_entries(rollback_database, "staff_statistics.read")
+    assert [(entry.actor, entry.target) for entry in entries] == [
+        ("functionaris", "staff_statistics"),
+        ("functionaris", "staff_statistics"),
+    ]
+
+
+def test_a_role_without_any_panel_is_told_so(app, client, clock):
+    sign_in(client, enrolled_user(app, role="auditor"), clock)
+
+    page = client.get("/dashboard").get_data(as_text=True)
+
+    assert "Nothing to show for your role" in page
+    assert CHART not in page
+
+
+@pytest.mark.parametrize("path", ["/dashboard", "/dashboard/panels"])
+def test_the_dashboard_and_its_fragment_need_a_sign_in(client, path):
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/login?next={path}"
+
+
+def test_staff_without_the_console_are_refused_the_fragment(app, client, clock):
+    sign_in(client, enrolled_user(app, role="staff"), clock)
+    assert client.get("/dashboard/panels").status_code == 403
