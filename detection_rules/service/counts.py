@@ -31,4 +31,4 @@ def detection_counts(
     )
     if rule_key is not None:
         query = query.where(Detection.rule_key == rule_key[:KEY_LENGTH])
-    return dict(session.execute(query).tuples())
+    return {str(key): int(count) for key, count in session.execute(query)}

@@ -23,8 +23,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.utils import secure_filename
@@ -33,7 +34,7 @@ from core import InvalidInput
 from core.i18n import N_
 from detection_rules.errors import DetectionRuleError
 from detection_rules.loading import ArchiveLimits, RuleSource, read_rule_sources
-from detection_rules.models import RuleKind
+from detection_rules.models import DetectionRule, RuleKind
 from detection_rules.service import (
     ImportOutcome,
     disable_rule,
@@ -45,10 +46,12 @@ from detection_rules.service import (
     list_rules,
     rule_versions,
 )
+from detection_rules.service.trial import DEFAULT_RECENT, MAX_PASTED_EVENTS, RECENT_CHOICES
 from incidents.alerts import rule_feedback
 from web.auth import current_actor
-from web.context import db_session, web_context
+from web.context import db_session, discard_changes, web_context
 from web.forms import form_errors_in_place
+from web.views.rule_trial import MAX_FORM_BYTES, RuleCounts, is_htmx, rule_counts, run_trial
 
 blueprint = Blueprint("rules", __name__)
 UPLOAD_FIELD: Final = "rules"
@@ -59,6 +62,7 @@ YAML_SUFFIXES: Final = (".yml", ".yaml")
 _FORM_OVERHEAD: Final = 64 * 1024
 MAX_SEARCH: Final = 200
 ENABLED_FILTERS: Final = {"on": True, "off": False}
+FROM_LIST: Final = "list"  # a switch made on the list: back to the list, or just its row
 
 
 @blueprint.record_once
@@ -72,6 +76,9 @@ def _read_uploads_under_their_own_limit(state: BlueprintSetupState) -> None:
 def _upload_limit() -> None:
     if request.endpoint == "rules.upload":
         request.max_content_length = MAX_UPLOAD_BYTES + _FORM_OVERHEAD
+    elif request.endpoint == "rules.trial":  # pasted events: a large text field, bounded
+        request.max_content_length = MAX_FORM_BYTES
+        request.max_form_memory_size = MAX_FORM_BYTES
 
 
 @blueprint.context_processor
@@ -81,6 +88,10 @@ def _template_values() -> dict[str, object]:
         "max_upload_bytes": MAX_UPLOAD_BYTES,
         "max_members": ARCHIVE_LIMITS.max_members,
         "max_inflated_bytes": ARCHIVE_LIMITS.max_total_bytes,
+        "recent_choices": RECENT_CHOICES,
+        "default_recent": DEFAULT_RECENT,
+        "max_pasted_events": MAX_PASTED_EVENTS,
+        "no_counts": RuleCounts(),
     }
 
 
@@ -90,43 +101,73 @@ def index() -> str:
     enabled, kind, search = _list_filters(request.args)
     found = list_rules(db_session(), enabled=enabled, kind=kind, search=search or None)
     filtered = enabled is not None or kind is not None or bool(search)
-    feedback = rule_feedback(db_session())  # closed alerts per rule: false-positive feedback
-    return render_template("rules/index.html", rules=found, filtered=filtered, feedback=feedback)
+    counts = rule_counts(_now())  # detections (30 days) and false-positive feedback per rule
+    return render_template("rules/index.html", rules=found, filtered=filtered, counts=counts)
 
 
 @blueprint.get("/rules/<path:key>")
 def show(key: str) -> str:
+    return _rule_page(key, _version(request.args))
+
+
+def _rule_page(key: str, version: int | None = None, trial: dict[str, object] | None = None) -> str:
     database_session = db_session()
     rule = get_rule(database_session, key)
-    shown = get_rule_version(database_session, rule.key, _version(request.args))
+    shown = get_rule_version(database_session, rule.key, version)
     return render_template(
         "rules/show.html",
         rule=rule,
         shown=shown,
         versions=list(reversed(rule_versions(database_session, rule.key))),
         feedback=rule_feedback(database_session, rule.key).get(rule.key),
+        counts=rule_counts(_now(), rule.key).get(rule.key, RuleCounts()),
+        **(trial or {}),
     )
+
+
+@blueprint.post("/rules/<path:key>/test")
+def trial(key: str) -> ResponseReturnValue:
+    """Test the rule on pasted or stored events; the result, or why not, on the page."""
+    try:
+        shown: dict[str, object] = {"trial": run_trial(key)}
+        status = 200
+    except InvalidInput as error:  # the form's own error, in place (as web.forms does)
+        discard_changes()
+        shown, status = {"trial_error": _(error.template, **error.params)}, 400
+    shown["trial_text"] = request.form.get("events", "")
+    if is_htmx():
+        return render_template("rules/_trial_result.html", **shown), status
+    return _rule_page(key, trial=shown), status
 
 
 @blueprint.post("/rules/<path:key>/enable")
-def enable(key: str) -> Response:
+def enable(key: str) -> ResponseReturnValue:
     rule = enable_rule(db_session(), key, actor=current_actor(), now=_now())
-    flash(_("The rule “%(title)s” is on: it is applied to new events.", title=rule.title), "info")
-    return redirect(url_for("rules.show", key=rule.key), 303)  # type: ignore[return-value]
+    message = _("The rule “%(title)s” is on: it is applied to new events.", title=rule.title)
+    return _switched(rule, message)
 
 
 @blueprint.post("/rules/<path:key>/disable")
-def disable(key: str) -> Response:
+def disable(key: str) -> ResponseReturnValue:
     rule = disable_rule(db_session(), key, actor=current_actor(), now=_now())
-    flash(
-        _(
-            "The rule “%(title)s” is off: it detects nothing until it is switched on again. "
-            "Its versions and detections stay.",
-            title=rule.title,
-        ),
-        "info",
+    message = _(
+        "The rule “%(title)s” is off: it detects nothing until it is switched on again. "
+        "Its versions and detections stay.",
+        title=rule.title,
     )
-    return redirect(url_for("rules.show", key=rule.key), 303)  # type: ignore[return-value]
+    return _switched(rule, message)
+
+
+def _switched(rule: DetectionRule, message: str) -> ResponseReturnValue:
+    """From the list with htmx: its row again (and the message for screen readers);
+    otherwise the message on the next page: the list or the rule's page."""
+    from_list = request.form.get("next") == FROM_LIST
+    if from_list and is_htmx():
+        counts = rule_counts(_now(), rule.key).get(rule.key, RuleCounts())
+        return render_template("rules/_rule_row.html", rule=rule, counts=counts, status=message)
+    flash(message, "info")
+    target = url_for("rules.index") if from_list else url_for("rules.show", key=rule.key)
+    return redirect(target, 303)
 
 
 @blueprint.get("/rules/import")
