@@ -4,21 +4,21 @@ breaches with MTTA/MTTR, and the rules that fired most.
 Every figure is aggregated in SQL over indexed time columns (``alert.created_at``,
 ``incident.closed_at``/``created_at``), never by loading rows, so the dashboard stays fast with
 10,000 alerts and 2,000 incidents. Days are the organisation's days (``timezone``, Europe/
-Amsterdam): their boundaries are computed here, in Python, and the SQL buckets rows with a
-``CASE`` over those boundaries, which reads the same on SQLite and PostgreSQL (neither has to
-know the time zone). The monthly figures are ``deadlines.monthly_metrics`` (UTC months), reused.
-Reads only; the console view records the read.
+Amsterdam): the SQL counts per UTC hour (``utc_hour``, the same text on SQLite and
+PostgreSQL; neither has to know the time zone) and each hour goes to its local day here.
+The monthly figures are ``deadlines.monthly_metrics`` (UTC months), reused. Reads only; the
+console view records the read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, String, case, func, select, type_coerce
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from detection_rules.models import DetectionRule
@@ -44,14 +44,18 @@ def day_boundaries(now: datetime, timezone: str, days: int) -> list[datetime]:
     ]
 
 
-def bucket_of(
-    column: InstrumentedAttribute[datetime], boundaries: Sequence[datetime]
-) -> ColumnElement[int]:
-    """The index of the period (between two boundaries) ``column`` falls in; -1 outside."""
-    return case(
-        *((column < end, index) for index, end in enumerate(boundaries[1:])),
-        else_=-1,
-    )
+def utc_hour(session: Session, column: InstrumentedAttribute[datetime]) -> ColumnElement[str]:
+    """``YYYY-MM-DD HH`` of ``column`` in UTC, computed by the database: the same text on
+    SQLite and PostgreSQL, and cheaper per row than a ``CASE`` over many boundaries."""
+    if session.get_bind().dialect.name == "sqlite":
+        # UTCDateTime is stored as UTC text "YYYY-MM-DD HH:MM:SS.ffffff" on SQLite.
+        return type_coerce(func.substr(column, 1, 13), String)
+    return type_coerce(func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24"), String)
+
+
+def hour_key(moment: datetime) -> str:
+    """``utc_hour``'s text for a moment in Python."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H")
 
 
 # --- alerts per day by severity ----------------------------------------------------------
@@ -73,20 +77,28 @@ def alerts_per_day(
 ) -> AlertsPerDay:
     """Alerts raised per local day over the last ``days`` days, by severity."""
     boundaries = day_boundaries(now, timezone, days)
+    # Whole UTC hours fall in one local day (the zone's offsets are whole hours), so the SQL
+    # counts per UTC hour and each hour is given to its local day here.
+    day_of: dict[str, int] = {}
+    for index, (start, end) in enumerate(pairwise(boundaries)):
+        hour = start
+        while hour < end:
+            day_of[hour_key(hour)] = index
+            hour += timedelta(hours=1)
     rows = (
-        select(bucket_of(Alert.created_at, boundaries).label("day"), Alert.severity)
+        select(utc_hour(session, Alert.created_at).label("hour"), Alert.severity)
         .where(Alert.created_at >= boundaries[0], Alert.created_at < boundaries[-1])
         .subquery()
     )
-    # Grouping on the subquery's column: PostgreSQL would not see two renderings of the CASE
-    # (with their own bound parameters) as the same expression.
+    # Grouping on the subquery's columns: PostgreSQL would not see two renderings of the
+    # expression (with their own bound parameters) as the same.
     counts = session.execute(
-        select(rows.c.day, rows.c.severity, func.count()).group_by(rows.c.day, rows.c.severity)
+        select(rows.c.hour, rows.c.severity, func.count()).group_by(rows.c.hour, rows.c.severity)
     )
     known = [severity.value for severity in SEVERITIES]
     table = {severity: [0] * days for severity in known}
-    for day, severity, count in counts:
-        if 0 <= day < days:
+    for hour, severity, count in counts:
+        if (day := day_of.get(hour)) is not None:
             table.setdefault(severity, [0] * days)[day] += count
     first = boundaries[0].astimezone(ZoneInfo(timezone)).date()
     return AlertsPerDay(

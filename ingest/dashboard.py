@@ -3,20 +3,22 @@
 
 Hours are counted on the event's own time (``event.timestamp``), the indexed time column:
 the arrival time is not indexed (one index fewer on the ingest hot path), and with a million
-events only an indexed range stays fast. The hour boundaries are computed here and the SQL
-buckets rows with a ``CASE`` over them (SQLite and PostgreSQL alike; whole UTC hours are whole
-hours in every zone Wachter runs in). Sources beyond the busiest few are summed as "other" so
+events only an indexed range stays fast. The SQL groups by the UTC hour as text (``utc_hour``:
+``substr`` of the stored text on SQLite, ``to_char`` on PostgreSQL, the same key on both),
+which costs less per row than a ``CASE`` over 24 boundaries; whole UTC hours are whole hours
+in every zone Wachter runs in. Sources beyond the busiest few are summed as "other" so
 a chart stays readable. Reads only; the console view records the read.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import case, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from incidents.dashboard import hour_key, utc_hour
 from ingest.models import DeadLetter
 from storage.events import Event
 
@@ -43,32 +45,29 @@ class IngestRate:
 
 def ingest_rate(session: Session, *, now: datetime, hours: int = HOURS) -> IngestRate:
     """Events per hour and source, the current hour last (its count is still growing)."""
-    current = now.replace(minute=0, second=0, microsecond=0)
+    current = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     starts = [current - timedelta(hours=hours - 1 - offset) for offset in range(hours)]
-    boundaries = [*starts, current + timedelta(hours=1)]
-    hour = case(
-        *((Event.timestamp < end, index) for index, end in enumerate(boundaries[1:])),
-        else_=-1,
-    )
+    index_of = {hour_key(start): index for index, start in enumerate(starts)}
     rows = (
-        select(Event.source, hour.label("hour"))
-        .where(Event.timestamp >= boundaries[0], Event.timestamp < boundaries[-1])
+        select(Event.source, utc_hour(session, Event.timestamp).label("hour"))
+        .where(Event.timestamp >= starts[0], Event.timestamp < current + timedelta(hours=1))
         .subquery()
     )
+    # Grouping on the subquery's columns: the planner keeps to the timestamp index (grouping
+    # on ``event.source`` directly lets SQLite walk the whole (source, event_key) index).
     counted = session.execute(
         select(rows.c.source, rows.c.hour, func.count()).group_by(rows.c.source, rows.c.hour)
     )
     table: dict[str, list[int]] = {}
-    for source, index, count in counted:
-        if 0 <= index < hours:
+    for source, hour, count in counted:
+        if (index := index_of.get(hour)) is not None:
             table.setdefault(source, [0] * hours)[index] += count
     ranked = sorted(table, key=lambda source: (-sum(table[source]), source))
     shown, rest = ranked[:MAX_SOURCES], ranked[MAX_SOURCES:]
     series = [(source, table[source]) for source in shown]
     if rest:
-        series.append(
-            (OTHER, [sum(table[source][index] for source in rest) for index in range(hours)])
-        )
+        others = [sum(table[source][index] for source in rest) for index in range(hours)]
+        series.append((OTHER, others))
     return IngestRate(
         hours=tuple(starts),
         sources=tuple(source for source, _counts in series),
