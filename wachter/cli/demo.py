@@ -1,0 +1,92 @@
+"""``wachter demo``: load a realistic sample to explore the console (an empty installation only).
+
+The sample is made by ``wachter.demo`` through Wachter's own paths. The command refuses an
+installation that is already in use (exit code 1, nothing written) unless ``--force``, and a
+second run finds the sample and writes nothing. ``serve`` offers it on a first run.
+"""
+
+from __future__ import annotations
+
+import click
+
+from core import Settings, SystemClock
+from storage import Database, migrate
+from wachter.cli.base import cli, prepare_command
+from wachter.demo import DEFAULT_DAYS, DEFAULT_SEED, DemoState, Summary, find_state, load_demo
+
+EXIT_REFUSED = 1
+
+
+@cli.command()
+@click.option(
+    "--seed",
+    type=int,
+    default=DEFAULT_SEED,
+    show_default=True,
+    help="Seed of the generators: the same seed makes the same sample.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, 60),
+    default=DEFAULT_DAYS,
+    show_default=True,
+    help="Days of log events up to now.",
+)
+@click.option("--force", is_flag=True, help="Load it even into an installation already in use.")
+def demo(seed: int, days: int, force: bool) -> None:
+    """Load a realistic sample (events, alerts, incidents, aggression reports) to explore."""
+    settings, database = prepare_command()
+    migrate.upgrade(database)
+    try:
+        load_if_allowed(settings, database, seed=seed, days=days, force=force)
+    finally:
+        database.dispose()
+
+
+def load_if_allowed(
+    settings: Settings, database: Database, *, seed: int, days: int, force: bool
+) -> Summary | None:
+    """The sample, unless it is already there or the installation is in use (and not forced)."""
+    with database.snapshot() as session:
+        found = find_state(session)
+    if found.state == DemoState.LOADED:
+        click.echo("The demo sample is already loaded; nothing written.")
+        click.echo("A new sign-in link for the demo officer: wachter user link demo-s.dekker")
+        return None
+    if found.state == DemoState.IN_USE and not force:
+        click.echo(
+            f"Refused: this installation is in use ({found.reason}); the demo sample would mix "
+            "with real data. Nothing written. Use an empty WACHTER_DATA_DIR (or --force).",
+            err=True,
+        )
+        raise SystemExit(EXIT_REFUSED)
+    click.echo(f"Loading the demo sample (seed {seed}, {days} days of events)…")
+    summary = load_demo(
+        database, settings, now=SystemClock().now(), seed=seed, days=days, progress=_step
+    )
+    _report(settings, summary)
+    return summary
+
+
+def _step(line: str) -> None:
+    click.echo(f"  · {line}")
+
+
+def _report(settings: Settings, summary: Summary) -> None:
+    click.echo(
+        f"Demo sample loaded in {summary.seconds:.1f} s: {summary.events} events, "
+        f"{summary.rejected} rejected lines, {summary.detections} detections, "
+        f"{summary.alerts} alerts, {len(summary.incidents)} incidents, "
+        f"{summary.reports} aggression reports."
+    )
+    click.echo(
+        f"Sign in as {summary.officer} (security officer): choose a password and set up "
+        "the authenticator app here (valid 3 days, works once):"
+    )
+    click.echo(f"  {settings.base_url}/enrol/{summary.officer_link}")
+    click.echo(
+        f"Then sign in and open the dashboard: {settings.base_url}/ (`wachter serve` runs it). "
+        "Demo accounts and sources are named demo-…"
+    )
+    if not summary.has_admin:
+        click.echo("No administrator yet: make one with `wachter user add NAME --role admin`.")
