@@ -44,9 +44,19 @@ def demo(seed: int, days: int, force: bool) -> None:
 
 
 def load_if_allowed(
-    settings: Settings, database: Database, *, seed: int, days: int, force: bool
+    settings: Settings,
+    database: Database,
+    *,
+    seed: int,
+    days: int,
+    force: bool,
+    print_link: bool = True,
 ) -> Summary | None:
-    """The sample, unless it is already there or the installation is in use (and not forced)."""
+    """The sample, unless it is already there or the installation is in use (and not forced).
+
+    ``print_link`` False: the caller prints the officer's sign-in link itself (``serve``
+    knows its real address only once it listens).
+    """
     with database.snapshot() as session:
         found = find_state(session)
     if found.state == DemoState.LOADED:
@@ -64,7 +74,7 @@ def load_if_allowed(
     summary = load_demo(
         database, settings, now=SystemClock().now(), seed=seed, days=days, progress=_step
     )
-    _report(settings, summary)
+    _report(settings, summary, print_link=print_link)
     return summary
 
 
@@ -72,21 +82,27 @@ def _step(line: str) -> None:
     click.echo(f"  · {line}")
 
 
-def _report(settings: Settings, summary: Summary) -> None:
+def _report(settings: Settings, summary: Summary, *, print_link: bool) -> None:
     click.echo(
         f"Demo sample loaded in {summary.seconds:.1f} s: {summary.events} events, "
         f"{summary.rejected} rejected lines, {summary.detections} detections, "
         f"{summary.alerts} alerts, {len(summary.incidents)} incidents, "
         f"{summary.reports} aggression reports."
     )
+    if print_link:
+        officer_sign_in(settings.base_url, summary)
+        click.echo(
+            f"Then sign in and open the dashboard: {settings.base_url}/ (`wachter serve` runs "
+            "it). Demo accounts and sources are named demo-…"
+        )
+    if not summary.has_admin:
+        click.echo("No administrator yet: make one with `wachter user add NAME --role admin`.")
+
+
+def officer_sign_in(base_url: str, summary: Summary) -> None:
+    """Where the demo officer chooses a password (the one account to explore the sample with)."""
     click.echo(
         f"Sign in as {summary.officer} (security officer): choose a password and set up "
         "the authenticator app here (valid 3 days, works once):"
     )
-    click.echo(f"  {settings.base_url}/enrol/{summary.officer_link}")
-    click.echo(
-        f"Then sign in and open the dashboard: {settings.base_url}/ (`wachter serve` runs it). "
-        "Demo accounts and sources are named demo-…"
-    )
-    if not summary.has_admin:
-        click.echo("No administrator yet: make one with `wachter user add NAME --role admin`.")
+    click.echo(f"  {base_url}/enrol/{summary.officer_link}")

@@ -13,9 +13,9 @@ from detection_rules import service as rule_service
 from incidents.cases.playbooks import install_default_playbooks
 from storage import Database, migrate
 from wachter.cli.base import StartupFailed, cli, prepare_command
-from wachter.cli.demo import load_if_allowed
+from wachter.cli.demo import load_if_allowed, officer_sign_in
 from wachter.collectors import announcement, collecting
-from wachter.demo import DEFAULT_DAYS, DEFAULT_SEED
+from wachter.demo import DEFAULT_DAYS, DEFAULT_SEED, Summary
 from wachter.jobs import BackgroundJobs, jobs_for
 from wachter.server import running, serve_http, wait_for_signal
 from web import create_app
@@ -34,7 +34,7 @@ def serve(host: str | None, port: int | None) -> None:
     migrate.upgrade(database)
     pack_news = _install_rule_packs(database)
     _install_default_playbooks(database)
-    demo_hint = _offer_demo(settings, database)
+    demo_hint, demo = _offer_demo(settings, database)
     app = create_app(settings, database=database)
     setup_token = _first_run_setup_token(database)
 
@@ -48,6 +48,8 @@ def serve(host: str | None, port: int | None) -> None:
             click.echo(f"(valid for one hour, works once): {public}/setup/{setup_token}")
         if demo_hint:
             click.echo("To explore with a realistic sample: wachter demo")
+        if demo is not None:
+            officer_sign_in(public, demo)
         click.echo(f"Sign in at {public}/login · readiness at {base_url}/readyz · stop with Ctrl+C")
 
     with (
@@ -83,20 +85,23 @@ def _install_default_playbooks(database: Database) -> None:
         install_default_playbooks(session, SystemClock().now())
 
 
-def _offer_demo(settings: Settings, database: Database) -> bool:
+def _offer_demo(settings: Settings, database: Database) -> tuple[bool, Summary | None]:
     """First run (no accounts): on a terminal, offer the demo sample and load it on yes.
 
     Without a terminal (a service manager, the browser tests' stdin from /dev/null) nothing
-    is asked, so nothing blocks: True says to print the one-line hint instead.
+    is asked, so nothing blocks: (True, None) says to print the one-line hint instead.
     """
     with database.snapshot() as session:
         if users.has_users(session):
-            return False
+            return False, None
     if not sys.stdin.isatty():
-        return True
-    if click.confirm("Load a demo sample to explore the console?", default=False):
-        load_if_allowed(settings, database, seed=DEFAULT_SEED, days=DEFAULT_DAYS, force=False)
-    return False
+        return True, None
+    if not click.confirm("Load a demo sample to explore the console?", default=False):
+        return False, None
+    loaded = load_if_allowed(
+        settings, database, seed=DEFAULT_SEED, days=DEFAULT_DAYS, force=False, print_link=False
+    )
+    return False, loaded
 
 
 def _first_run_setup_token(database: Database) -> str | None:

@@ -113,41 +113,23 @@ def load_demo(
     actor = Actor.command_line()
     _prepare_detection(database, actor, now)
     progress("Rule pack, playbooks and the lists admin_accounts and office_networks ready.")
-    with database.unit_of_work() as session:
-        officer, reporters = _accounts(session, actor, now)
-        summary.officer_link = enrolment.create_enrolment_link(
-            session, user=officer, actor=actor, now=now
-        )
-        officer_actor = Actor(name=officer.username, user_id=officer.id)
-        admin = select(User.id).where(User.role == Role.ADMIN.value, User.is_active).limit(1)
-        summary.has_admin = session.scalar(admin) is not None
-        reporter_rows = [(user.id, user.username) for user in reporters]
-    progress(f"Demo accounts: {officer.username} (security officer), {len(reporters)} staff.")
+    officer, reporter_rows = _make_accounts(database, actor, now, summary)
+    progress(f"Demo accounts: {officer.name} (security officer), {len(reporter_rows)} staff.")
     stream = Stream(database, settings, now=now)
     _send_reports(
-        stream,
-        settings=settings,
-        reporter_rows=reporter_rows,
-        officer=officer_actor,
-        rng=rng,
-        now=now,
-        summary=summary,
-    )
+        stream, settings=settings, reporter_rows=reporter_rows, officer=officer, rng=rng,
+        now=now, summary=summary,
+    )  # fmt: skip
     states = ", ".join(f"{count} {state}" for state, count in sorted(summary.cases.items()))
     progress(f"{summary.reports} aggression reports sent; their cases: {states}.")
     _load_events(
-        stream,
-        settings=settings,
-        rng=rng,
-        now=now,
-        days=days,
-        summary=summary,
+        stream, settings=settings, rng=rng, now=now, days=days, summary=summary,
         progress=progress,
-    )
+    )  # fmt: skip
     _count(database, summary)
     progress(f"{summary.detections} detections, {summary.alerts} alerts.")
     with database.unit_of_work() as session:
-        done = respond(session, officer=officer_actor, now=now)
+        done = respond(session, officer=officer, now=now)
     summary.incidents = done.incidents
     progress(
         f"Incidents {', '.join(done.incidents) or 'none'} opened; "
@@ -156,15 +138,27 @@ def load_demo(
     summary.seconds = time.monotonic() - started
     with database.unit_of_work() as session:
         record_audit(
-            session,
-            actor=actor,
-            action="demo.loaded",
-            target="demo",
-            outcome="success",
-            now=now,
-            details={"seed": seed, "days": days, "events": summary.events},
-        )
+            session, actor=actor, action="demo.loaded", target="demo", outcome="success",
+            now=now, details={"seed": seed, "days": days, "events": summary.events},
+        )  # fmt: skip
     return summary
+
+
+def _make_accounts(
+    database: Database, actor: Actor, now: datetime, summary: Summary
+) -> tuple[Actor, list[tuple[int, str]]]:
+    """The demo accounts and the officer's sign-in link; the officer and (id, name) of staff."""
+    with database.unit_of_work() as session:
+        officer, reporters = _accounts(session, actor, now)
+        summary.officer_link = enrolment.create_enrolment_link(
+            session, user=officer, actor=actor, now=now
+        )
+        admin = select(User.id).where(User.role == Role.ADMIN.value, User.is_active).limit(1)
+        summary.has_admin = session.scalar(admin) is not None
+        return (
+            Actor(name=officer.username, user_id=officer.id),
+            [(user.id, user.username) for user in reporters],
+        )
 
 
 def _prepare_detection(database: Database, actor: Actor, now: datetime) -> None:

@@ -4,10 +4,11 @@ Each report goes through ``staff_safety.reports.submit_report`` at the moment it
 (``now`` is that moment), so the identity vault, the report number, the staff-safety incident
 and its deadlines, the report's event for the staff-threat rules and the audit entry are all
 made as in life. The mix has shape for the statistics: counter and phone most, e-mail and
-online some, a letter now and then; more in the winter months. Two stories are in it: one
-citizen reported twice within 90 days (repeat perpetrator) and one employee threatened at
-the counter and then by e-mail (targeted through several channels). What officers did with the
-cases afterwards is ``wachter.demo.cases``.
+online some, a letter now and then; more in recent months than half a year ago. Stories in
+it: one citizen reported twice within 90 days (repeat perpetrator), one employee threatened at
+the counter and then by e-mail (targeted through several channels), a visitor who hit an
+employee (physical violence), and a report of two days ago that nobody has looked at yet.
+What officers did with the cases afterwards is ``wachter.demo.cases``.
 """
 
 from __future__ import annotations
