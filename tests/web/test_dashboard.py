@@ -39,6 +39,7 @@ def busy(rollback_database, clock):
     with rollback_database.unit_of_work() as session:
         make_alert(session, rule_key="brute-force", severity="critical", created_at=now)
         make_incident(session, state="triage", created_at=now - timedelta(days=2))
+        make_incident(session, type="staff_safety", state="reported", created_at=now)
         record = EventRecord(
             source="syslog", event_key="1", timestamp=now, ingested=now, document="{}"
         )
@@ -67,6 +68,7 @@ def test_an_officer_sees_every_panel_with_its_chart_and_table(client, officer, b
     assert 'href="/alerts?severity=critical"' in page
     assert 'href="/ingest/dead-letters"' in page
     assert re.search(r"<strong>1</strong> alerts in the last 30 days", page)
+    assert '<th scope="row">received</th>' in page  # a staff-safety state in its own words
 
 
 def test_the_page_polls_its_panels_and_the_fragment_answers_them_alone(client, officer, busy):
