@@ -225,9 +225,9 @@ def _send_reports(
             state = work_case(
                 session, report, sent_at=plan.sent_at, officer=officer, address=address, now=now
             )
+            stream.catch_up_in(session, plan.sent_at)
         summary.cases[state] = summary.cases.get(state, 0) + 1
         summary.reports += 1
-        stream.catch_up(plan.sent_at)
 
 
 def _load_events(
