@@ -1,4 +1,5 @@
-"""Tables of log collection: rejected input, consumer cursors and file checkpoints.
+"""Tables of log collection: rejected input, consumer cursors, file checkpoints and the
+console's saved event searches.
 
 The events themselves live in ``storage.events`` (the event store has an Elasticsearch
 twin; these tables always stay in SQL).
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Integer, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from storage import Base, UTCDateTime
@@ -60,3 +61,23 @@ class FileCheckpoint(Base):
     events: Mapped[int] = mapped_column(BigInteger, default=0)
     rejected: Mapped[int] = mapped_column(BigInteger, default=0)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SavedSearch(Base):
+    """An event search a console user keeps under a name: query and time range as typed
+    (``now-24h`` stays relative), run again with a click. Each user sees only their own;
+    ``ingest.saved_searches`` bounds them."""
+
+    __tablename__ = "saved_search"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Gone with the account (searches are nobody else's business).
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(80))
+    query: Mapped[str] = mapped_column(Text)  # at most ingest.search.MAX_QUERY_LENGTH
+    since: Mapped[str | None] = mapped_column(String(64))
+    until: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    # Also the index for "this user's searches" (user_id comes first).
+    __table_args__ = (UniqueConstraint("user_id", "name"),)

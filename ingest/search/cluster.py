@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from core import DomainError
@@ -44,7 +44,9 @@ from storage.search import SearchBackend, SearchRejected, SearchUnavailable, eve
 __all__ = [
     "EventSearchUnavailable",
     "bounded",
+    "cluster_event_times",
     "cluster_time",
+    "count_cluster_events_by_time",
     "search_cluster_events",
     "to_query",
     "wildcard_pattern",
@@ -80,14 +82,10 @@ def search_cluster_events(
     condition = parse_query(query, now=now)
     start, end = time_range(since, until, now=now)
     pattern = events_pattern(prefix)
-    filters: list[Query] = [{"exists": {"field": EVENT_ID_FIELD}}]
-    if before is not None:
-        filters.append({"range": {EVENT_ID_FIELD: {"lt": before}}})
-    if start is not None or end is not None:
-        filters.append(_time_filter(start, end))
     with _cluster_errors():
-        if condition is not None:
-            filters.append(bounded(to_query(condition, _field_types(backend, pattern, condition))))
+        filters = _filters(backend, pattern, condition, start, end)
+        if before is not None:
+            filters.append({"range": {EVENT_ID_FIELD: {"lt": before}}})
         body = {
             "query": {"bool": {"filter": filters}},
             "sort": [{EVENT_ID_FIELD: {"order": "desc", "unmapped_type": "long"}}],
@@ -101,6 +99,86 @@ def search_cluster_events(
         found_in_document(hit["_source"], event_id_field=EVENT_ID_FIELD) for hit in hits[:size]
     )
     return EventPage(events=events, next_before=events[-1].id if len(hits) > size else None)
+
+
+def count_cluster_events_by_time(
+    backend: SearchBackend,
+    *,
+    prefix: str,
+    query: str,
+    start: datetime,
+    end: datetime,
+    first_second: int,
+    step_seconds: int,
+    now: datetime,
+) -> dict[int, int]:
+    """Events matching ``query`` with ``start <= @timestamp < end`` per bucket of
+    ``step_seconds`` counted from ``first_second`` (seconds since 1970): number → count.
+
+    A ``date_histogram`` with ``fixed_interval`` (aligned to 1970 plus ``offset``), no hits;
+    empty buckets are left out (``ingest.search.histogram`` draws them)."""
+    condition = parse_query(query, now=now)
+    pattern = events_pattern(prefix)
+    offset = first_second % step_seconds
+    histogram: Query = {"field": TIMESTAMP_FIELD, "fixed_interval": f"{step_seconds}s"}
+    if offset:
+        histogram["offset"] = f"{offset}s"
+    with _cluster_errors():
+        filters = _filters(backend, pattern, condition, start, end)
+        body = {
+            "query": {"bool": {"filter": filters}},
+            "aggs": {"over_time": {"date_histogram": {**histogram, "min_doc_count": 1}}},
+            "size": 0,
+            "track_total_hits": False,
+        }
+        found = backend.search(pattern, body)
+    _check_shards(found)
+    counts: dict[int, int] = {}
+    for bucket in found.get("aggregations", {}).get("over_time", {}).get("buckets", []):
+        number = (int(bucket["key"]) // 1000 - first_second) // step_seconds
+        counts[number] = counts.get(number, 0) + int(bucket["doc_count"])
+    return counts
+
+
+def cluster_event_times(
+    backend: SearchBackend, *, prefix: str
+) -> tuple[datetime | None, datetime | None]:
+    """The first and last ``@timestamp`` of Wachter's events (None, None: none stored)."""
+    pattern = events_pattern(prefix)
+    body = {
+        "query": {"bool": {"filter": [{"exists": {"field": EVENT_ID_FIELD}}]}},
+        "aggs": {
+            "first": {"min": {"field": TIMESTAMP_FIELD}},
+            "last": {"max": {"field": TIMESTAMP_FIELD}},
+        },
+        "size": 0,
+        "track_total_hits": False,
+    }
+    with _cluster_errors():
+        found = backend.search(pattern, body)
+    _check_shards(found)
+    aggregations = found.get("aggregations", {})
+    moments = [aggregations.get(name, {}).get("value") for name in ("first", "last")]
+    if any(moment is None for moment in moments):
+        return None, None
+    first, last = (datetime.fromtimestamp(float(moment) / 1000, UTC) for moment in moments)
+    return first, last
+
+
+def _filters(
+    backend: SearchBackend,
+    pattern: str,
+    condition: Condition | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[Query]:
+    """Wachter's events (they carry the SQL id) in the time range matching ``condition``."""
+    filters: list[Query] = [{"exists": {"field": EVENT_ID_FIELD}}]
+    if start is not None or end is not None:
+        filters.append(_time_filter(start, end))
+    if condition is not None:
+        filters.append(bounded(to_query(condition, _field_types(backend, pattern, condition))))
+    return filters
 
 
 @contextmanager

@@ -9,16 +9,31 @@ forged log line, a terminal escape or a reordered text cannot pass for something
 The query language is ``ingest.search``'s; ``run_search`` is shared with the JSON API. In
 scale-out mode ``ingest.search.find_events`` runs it on the cluster (one client per app);
 a cluster that cannot answer gives the search page again with a 503 and the reason.
+
+Above the results, ``ingest.search.histogram`` counts the matching events per time bucket
+(drawn in ``events/_histogram.html``: SVG and a table, no script); the search's audit entry
+covers it. Beside the search box are the user's saved searches (``ingest.saved_searches``):
+saving and deleting are POST forms, running one is a link to this page.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, current_app, render_template, request
-from flask_babel import gettext
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext, ngettext
 from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 
@@ -26,11 +41,14 @@ from access_control import record_audit, record_read
 from core import InvalidInput
 from core.i18n import N_
 from ingest import DEFAULT_PAGE_SIZE, EventPage, count_dead_letters, list_dead_letters
+from ingest.models import SavedSearch
+from ingest.saved_searches import delete_saved_search, list_saved_searches, save_search
 from ingest.search import EventSearchUnavailable, find_events
+from ingest.search.histogram import find_event_histogram
 from storage.search import SearchBackend, backend_for
 from web.auth import current_actor
 from web.context import db_session, discard_changes, web_context
-from web.forms import form_errors_in_place
+from web.forms import form_errors_in_place, form_field
 
 blueprint = Blueprint("events", __name__)
 PAGE_SIZE = DEFAULT_PAGE_SIZE
@@ -40,18 +58,79 @@ _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _SEARCH_BACKEND = "wachter.event_search_backend"  # one client (and its pool) per app
 
 
+@blueprint.context_processor
+def _template_values() -> dict[str, object]:
+    # A function, so only the search page (also when it shows an error) reads them.
+    return {"saved_searches": _own_saved_searches}
+
+
+def _own_saved_searches() -> list[SavedSearch]:
+    user_id = current_actor().user_id
+    return [] if user_id is None else list_saved_searches(db_session(), user_id=user_id)
+
+
 @blueprint.get("/events")
 @form_errors_in_place("events/search.html")
 def search() -> str:
-    page = run_search(request.args, limit=PAGE_SIZE)
+    now = web_context().clock.now()
+    page = run_search(request.args, limit=PAGE_SIZE, now=now)
     filters = {
         name: value
         for name in ("q", "since", "until")
         if (value := request.args.get(name, "").strip())
     }
+    histogram = find_event_histogram(
+        db_session(),
+        settings=web_context().settings,
+        backend=search_backend(),
+        query=filters.get("q", ""),
+        since=filters.get("since"),
+        until=filters.get("until"),
+        now=now,
+    )
     # Nothing asked and nothing found: the store is empty, so say how events get in.
     searched = bool(filters) or "before" in request.args
-    return render_template("events/search.html", page=page, filters=filters, searched=searched)
+    return render_template(
+        "events/search.html", page=page, filters=filters, searched=searched, histogram=histogram
+    )
+
+
+@blueprint.post("/events/saved")
+@form_errors_in_place("events/search.html")
+def save() -> Response:
+    """Keep the search in the form (``q``, ``since``, ``until``) as ``name``; then run it."""
+    saved = save_search(
+        db_session(),
+        actor=current_actor(),
+        name=form_field("name"),
+        query=form_field("q"),
+        since=form_field("since"),
+        until=form_field("until"),
+        now=web_context().clock.now(),
+    )
+    flash(gettext("Search saved as “%(name)s”.", name=saved.name), "info")
+    target = url_for("events.search", **saved_search_arguments(saved))  # type: ignore[arg-type]
+    return redirect(target, 303)  # type: ignore[return-value]
+
+
+@blueprint.post("/events/saved/<int:saved_search_id>/delete")
+def delete_saved(saved_search_id: int) -> Response:
+    """Delete one of the user's own saved searches (anyone else's: 404)."""
+    saved = delete_saved_search(
+        db_session(),
+        actor=current_actor(),
+        saved_search_id=saved_search_id,
+        now=web_context().clock.now(),
+    )
+    flash(gettext("Saved search “%(name)s” deleted.", name=saved.name), "info")
+    return redirect(url_for("events.search"), 303)  # type: ignore[return-value]
+
+
+@blueprint.app_template_global()
+def saved_search_arguments(saved: SavedSearch) -> dict[str, str]:
+    """The search page's arguments that run ``saved``."""
+    asked = {"q": saved.query, "since": saved.since, "until": saved.until}
+    return {name: value for name, value in asked.items() if value}
 
 
 @blueprint.get("/ingest/dead-letters")
@@ -76,15 +155,16 @@ def dead_letters() -> str:
     )
 
 
-def run_search(args: MultiDict[str, str], *, limit: int) -> EventPage:
+def run_search(args: MultiDict[str, str], *, limit: int, now: datetime | None = None) -> EventPage:
     """Search with the query-string arguments ``q``, ``since``, ``until``, ``before``.
 
     The search is recorded in the audit trail with what was asked (never what was found):
-    reading events is reading personal data.
+    reading events is reading personal data. ``now`` (default: the clock's) lets a page
+    read ``now-24h`` once for the search and its histogram.
     """
     query, since, until = args.get("q", ""), _time_text(args, "since"), _time_text(args, "until")
     before = page_cursor(args)
-    database_session, now = db_session(), web_context().clock.now()
+    database_session, now = db_session(), now or web_context().clock.now()
     page = find_events(
         database_session,
         settings=web_context().settings,
@@ -144,6 +224,26 @@ def _time_text(args: MultiDict[str, str], name: str) -> str:
             N_("A time is at most %(limit)d characters."), field=name, limit=MAX_TIME_TEXT
         )
     return text
+
+
+@blueprint.app_template_filter("iso_utc")
+def iso_utc(moment: datetime) -> str:
+    """A time as the search's ``since``/``until`` read it: ISO 8601 in UTC, ``Z``."""
+    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
+
+
+@blueprint.app_template_filter("histogram_step")
+def histogram_step(step: timedelta) -> str:
+    """A bucket size in words: "5 minutes", "1 hour", "7 days"."""
+    minutes = int(step.total_seconds()) // 60
+    if minutes < 60:
+        words = ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    elif minutes < 24 * 60:
+        words = ngettext("%(num)d hour", "%(num)d hours", minutes // 60)
+    else:
+        words = ngettext("%(num)d day", "%(num)d days", minutes // (24 * 60))
+    return str(words)
 
 
 @blueprint.app_template_filter("visible")
