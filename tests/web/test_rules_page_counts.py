@@ -4,12 +4,14 @@ The list shows each rule's detections of the last 30 days and its alerts closed 
 positive (with the share of its closed alerts); the rule page the same. A switch on the
 list answers an htmx request with the row alone (and a message for the polite status
 line), and a plain POST with a redirect back to the list; both audited, switching off
-still behind a fresh confirmation. Every test runs on SQLite and PostgreSQL.
+still behind a fresh confirmation. The import form is wired for htmx with a progress bar,
+and its refusal reaches the region htmx swaps. Every test runs on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import html
+import io
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -130,3 +132,20 @@ def test_the_list_and_its_rows_need_no_inline_script_or_style(client, officer, r
         assert event_handlers(parsed) == []
         assert style_attributes(parsed) == []
     assert '<script src="/static/js/rules-import.js" defer></script>' in listing
+
+
+def test_the_import_posts_through_htmx_with_progress_and_shows_a_refusal_in_its_region(
+    client, officer
+):
+    form = client.get("/rules/import").get_data(as_text=True)
+    assert 'hx-post="/rules/import"' in form
+    assert 'hx-select="#import-report-content"' in form
+    assert '<progress id="import-progress" max="100" value="0"></progress>' in form
+
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    upload = {"csrf_token": token, "rules": [(io.BytesIO(b"x"), "notes.txt")]}
+    response = client.post("/rules/import", data=upload, headers=HTMX)
+
+    assert response.status_code == 400
+    region = response.get_data(as_text=True).split('id="import-report-content"', 1)[1]
+    assert "notes.txt is not a .yml, .yaml or .zip file." in text_of(region.split("</div>", 1)[0])

@@ -2,7 +2,8 @@
    Loaded from a file (the CSP allows no inline script); every form works without it.
 
    - Import: htmx fires "htmx:xhr:progress" while the upload is sent; the <progress> bar
-     under the form shows the share sent, then that the server is reading the rules.
+     under the form shows the share sent, then that the server is reading the rules; it
+     is hidden again when the answer arrives.
    - Forms marked data-swap-errors="true" (the import, "test this rule") show a 400 answer:
      it carries the reason the input was refused (htmx leaves 4xx answers out by default).
    - An htmx request that was redirected (switching a rule off needs a fresh confirmation;
@@ -30,8 +31,11 @@
     }
   }
 
+  // The element that made the request: htmx dispatches beforeSwap on the target and sets
+  // detail.elt to it, so the request's own element is read from requestConfig first.
   function formOf(event) {
-    var element = event.detail && event.detail.elt;
+    var detail = event.detail || {};
+    var element = (detail.requestConfig && detail.requestConfig.elt) || detail.elt;
     return element && element.closest ? element.closest("form") : null;
   }
 
@@ -44,6 +48,12 @@
     parts.bar.value = percent;
     var template = parts.text.getAttribute(percent >= 100 ? "data-checking" : "data-uploading");
     parts.text.textContent = template.replace("{percent}", String(percent));
+  });
+
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = formOf(event);
+    var parts = form && progressParts(form);
+    if (parts) parts.box.hidden = true;
   });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
