@@ -23,7 +23,7 @@ EXIT_REFUSED = 1
     type=int,
     default=DEFAULT_SEED,
     show_default=True,
-    help="Seed of the generators: the same seed makes the same sample.",
+    help="Seed of the generators: the same seed makes the same mix (times follow today).",
 )
 @click.option(
     "--days",
