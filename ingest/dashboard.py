@@ -3,10 +3,10 @@
 
 Hours are counted on the event's own time (``event.timestamp``), the indexed time column:
 the arrival time is not indexed (one index fewer on the ingest hot path), and with a million
-events only an indexed range stays fast. The SQL groups by the UTC hour as text (``utc_hour``:
-``substr`` of the stored text on SQLite, ``to_char`` on PostgreSQL, the same key on both),
-which costs less per row than a ``CASE`` over 24 boundaries; whole UTC hours are whole hours
-in every zone Wachter runs in. Sources beyond the busiest few are summed as "other" so
+events only an indexed range stays fast. The SQL groups by the UTC hour (``utc_hour``:
+``substr`` of the stored text on SQLite, ``date_trunc`` on PostgreSQL), which costs less per
+row than a ``CASE`` over 24 boundaries; whole UTC hours are whole hours in every zone
+Wachter runs in. Sources beyond the busiest few are summed as "other" so
 a chart stays readable. Reads only; the console view records the read.
 """
 
@@ -60,7 +60,7 @@ def ingest_rate(session: Session, *, now: datetime, hours: int = HOURS) -> Inges
     )
     table: dict[str, list[int]] = {}
     for source, hour, count in counted:
-        if (index := index_of.get(hour)) is not None:
+        if (index := index_of.get(hour_key(hour))) is not None:
             table.setdefault(source, [0] * hours)[index] += count
     ranked = sorted(table, key=lambda source: (-sum(table[source]), source))
     shown, rest = ranked[:MAX_SOURCES], ranked[MAX_SOURCES:]
