@@ -36,6 +36,16 @@ def has_users(session: Session) -> bool:
     return bool(session.scalar(select(func.count()).select_from(User)))
 
 
+def has_administrator(session: Session) -> bool:
+    """Whether an administrator account exists: until one does, the first-run setup is open.
+
+    Not "any account": ``wachter demo`` on a fresh installation makes staff and officer
+    accounts (none of them an administrator), and the setup link must still work after it.
+    """
+    query = select(func.count()).select_from(User).where(User.role == Role.ADMIN.value)
+    return bool(session.scalar(query))
+
+
 def create_user(
     session: Session,
     *,

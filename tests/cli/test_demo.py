@@ -155,7 +155,7 @@ def test_the_demo_refuses_an_installation_in_use_and_writes_nothing(tmp_path, ca
 def test_serve_without_a_terminal_prints_the_demo_hint_and_does_not_wait(tmp_path):
     env = clean_env(WACHTER_DATA_DIR=str(tmp_path / "var"))
     with started("serve", "--port", "0", cwd=tmp_path, env=env) as service:
-        service.wait_for_line("First run: no accounts yet.", timeout=60)
+        service.wait_for_line("First run: no administrator yet.", timeout=60)
         service.wait_for_line("To explore with a realistic sample: wachter demo", timeout=10)
         service.wait_for_line("Sign in at ", timeout=10)
         assert service.stop(signal.SIGTERM) == 0

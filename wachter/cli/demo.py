@@ -96,7 +96,10 @@ def _report(settings: Settings, summary: Summary, *, print_link: bool) -> None:
             "it). Demo accounts and sources are named demo-…"
         )
     if not summary.has_admin:
-        click.echo("No administrator yet: make one with `wachter user add NAME --role admin`.")
+        click.echo(
+            "No administrator yet: `wachter serve` prints the one-time setup link for the first "
+            "(or make one with `wachter user add NAME --role admin`)."
+        )
 
 
 def officer_sign_in(base_url: str, summary: Summary) -> None:

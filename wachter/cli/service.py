@@ -44,7 +44,7 @@ def serve(host: str | None, port: int | None) -> None:
         if pack_news:
             click.echo(pack_news)
         if setup_token:
-            click.echo("First run: no accounts yet. Create the administrator account here")
+            click.echo("First run: no administrator yet. Create the administrator account here")
             click.echo(f"(valid for one hour, works once): {public}/setup/{setup_token}")
         if demo_hint:
             click.echo("To explore with a realistic sample: wachter demo")
@@ -105,9 +105,9 @@ def _offer_demo(settings: Settings, database: Database) -> tuple[bool, Summary |
 
 
 def _first_run_setup_token(database: Database) -> str | None:
-    """No accounts yet: a one-time link for the first administrator (printed, never logged)."""
+    """No administrator yet: a one-time link to make the first (printed, never logged)."""
     with database.unit_of_work() as session:
-        if users.has_users(session):
+        if users.has_administrator(session):
             return None
         return enrolment.create_first_admin_link(session, now=SystemClock().now())
 

@@ -156,7 +156,7 @@ def logout() -> Response:
 def setup(token: str) -> ResponseReturnValue:
     """The first administrator chooses a name and password, then enrols TOTP."""
     database_session, now = db_session(), web_context().clock.now()
-    if users.has_users(database_session):
+    if users.has_administrator(database_session):
         raise enrolment.InvalidLink()
     link = enrolment.find_valid_link(
         database_session, token=token, purpose=Purpose.FIRST_ADMIN, now=now
