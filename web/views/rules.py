@@ -1,6 +1,11 @@
-"""Sigma rules in the console: the list, one rule with its versions, switching rules on and
-off, and importing rules (RULES_READ to look: SOC analysts and officers; RULES_WRITE to
-change: security officers; see web/policy.py).
+"""Sigma rules in the console: the list (with each rule's detections and false-positive
+share), one rule with its versions and a "test this rule" box, switching rules on and off
+(on the rule's page or on the list's row), and importing rules (RULES_READ to look and to
+test: SOC analysts and officers; RULES_WRITE to change: security officers; see
+web/policy.py). The test box and the counts are in ``web.views.rule_trial``.
+
+htmx: a test answers with the result fragment, a switch made on the list with the row, an
+import with the page htmx selects the report from; without JavaScript each is a plain POST.
 
 Every change goes through ``detection_rules.service``, which records it in the audit trail
 with the acting user. An import shows its whole report: each rule that was refused with
