@@ -1,40 +1,23 @@
 """The issue's browser test: a member of staff reports aggression on a phone, in Dutch and in
 English, in well under two minutes, and finds the report under "My reports".
 
-A live ``wachter serve``; the staff account is made with ``wachter user add`` and enrolled
-through its one-time link in the browser (password, then TOTP), like a new colleague would.
+The shared live server: its member of staff was added by the administrator and enrolled
+through the one-time link in the browser (password, then TOTP), like a new colleague would.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
-import pyotp
+import pytest
 
-from tests.support.processes import clean_env, run_wachter
+from tests.browser.conftest import screenshot
 
-PASSWORD = "paarse olifanten dansen op het dak"
+pytestmark = pytest.mark.xdist_group("browser-shared-server")
+
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
-SCREENSHOT = Path(__file__).parent / "screenshots" / "report-form-phone.png"
-LINK = re.compile(r"/enrol/(\S+)$", re.M)
 NUMBER = re.compile(r"MEL-\d{4}-\d{5}")
-
-
-def staff_account(live_server, tmp_path, page) -> None:
-    """``wachter user add`` → the enrolment link → password → TOTP → signed in."""
-    env = clean_env(WACHTER_DATA_DIR=str(tmp_path / "var"))
-    result = run_wachter("user", "add", "fatima", "--role", "staff", cwd=tmp_path, env=env)
-    assert result.returncode == 0, result.stderr
-    page.goto(f"{live_server.base_url}/enrol/{LINK.search(result.stdout).group(1)}")
-    page.fill("#password", PASSWORD)
-    page.fill("#password_again", PASSWORD)
-    page.click("button.primary")
-    secret = page.inner_text("#totp-secret").strip()
-    page.fill("#code", pyotp.TOTP(secret).now())
-    page.click("button.primary")
-    page.locator("a.button.primary").click()  # the recovery codes are kept
 
 
 def fill_and_send(page, base_url: str, *, description: str) -> str:
@@ -57,42 +40,38 @@ def no_horizontal_scroll(page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= 390"))
 
 
-def test_a_member_of_staff_reports_on_a_phone_in_dutch_and_english(browser, live_server, tmp_path):
-    context = browser.new_context(locale="nl-NL", **PHONE)
-    page = context.new_page()
-    staff_account(live_server, tmp_path, page)
+def test_a_member_of_staff_reports_on_a_phone_in_dutch_and_english(shared_server, open_page):
+    page = open_page("staff", **PHONE)
 
     started = time.monotonic()
-    page.goto(f"{live_server.base_url}/reports/new")
+    page.goto(f"{shared_server.base_url}/reports/new")
     assert no_horizontal_scroll(page)
     assert page.get_attribute("html", "lang") == "nl"
     assert page.title().startswith("Agressie melden")
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    screenshot(page, "report-form-phone")
     number = fill_and_send(
-        page, live_server.base_url, description="Hij schreeuwde en sloeg op de balie."
+        page, shared_server.base_url, description="Hij schreeuwde en sloeg op de balie."
     )
     assert time.monotonic() - started < 120
     assert NUMBER.fullmatch(number)
     assert "Wat er nu gebeurt" in page.content()
     assert no_horizontal_scroll(page)
-    page.goto(f"{live_server.base_url}/reports/mine")
+    page.goto(f"{shared_server.base_url}/reports/mine")
     assert number in page.content()
     assert no_horizontal_scroll(page)
 
     page.locator(".language-switch button[lang=en]").click()
     started = time.monotonic()
-    page.goto(f"{live_server.base_url}/reports/new")
+    page.goto(f"{shared_server.base_url}/reports/new")
     assert page.get_attribute("html", "lang") == "en"
     assert page.title().startswith("Report aggression")
     assert no_horizontal_scroll(page)
     second = fill_and_send(
-        page, live_server.base_url, description="He shouted and hit the counter."
+        page, shared_server.base_url, description="He shouted and hit the counter."
     )
     assert time.monotonic() - started < 120
     assert "What happens next" in page.content()
-    page.goto(f"{live_server.base_url}/reports/mine")
+    page.goto(f"{shared_server.base_url}/reports/mine")
     assert number in page.content()
     assert second in page.content()
     assert no_horizontal_scroll(page)
-    context.close()
