@@ -7,6 +7,10 @@ second run finds the sample and writes nothing. ``serve`` offers it on a first r
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
 from core import Settings, SystemClock
@@ -71,11 +75,24 @@ def load_if_allowed(
         )
         raise SystemExit(EXIT_REFUSED)
     click.echo(f"Loading the demo sample (seed {seed}, {days} days of events)…")
-    summary = load_demo(
-        database, settings, now=SystemClock().now(), seed=seed, days=days, progress=_step
-    )
+    with _quiet_job_logs():
+        summary = load_demo(
+            database, settings, now=SystemClock().now(), seed=seed, days=days, progress=_step
+        )
     _report(settings, summary, print_link=print_link)
     return summary
+
+
+@contextmanager
+def _quiet_job_logs() -> Iterator[None]:
+    """Warnings only while loading: the jobs' info lines (one per slice) would bury the steps."""
+    logger = logging.getLogger("wachter")
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _step(line: str) -> None:
