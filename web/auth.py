@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, redirect, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -22,7 +23,7 @@ from access_control.models import AuthSession, User
 from access_control.sessions import Stage
 from web.context import db_session, web_context
 from web.policy import Access, Rule, rule_for
-from web.security import request_id
+from web.security import request_id, safe_redirect_target
 
 SESSION_TOKEN = "sid"  # noqa: S105 - a key name, not a secret
 NEXT_PAGE = "next"
@@ -198,6 +199,15 @@ def _wants_json() -> bool:
 def _sign_in_first() -> Response:
     if _wants_json():
         raise Unauthorized()
+    if request.headers.get("HX-Request") == "true":
+        # An htmx refresh after the session ended: htmx would follow a redirect and swap the
+        # sign-in page into a panel. HX-Redirect makes it load the sign-in page as a page,
+        # returning to the page the person was on (only a path of this site).
+        current = urlsplit(request.headers.get("HX-Current-URL", "")).path
+        on_page = safe_redirect_target(current, default="") or None
+        response = Response(status=204)
+        response.headers["HX-Redirect"] = url_for("auth.login", next=on_page)
+        return response
     target = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("auth.login", next=target))  # type: ignore[return-value]
 
