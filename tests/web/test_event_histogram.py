@@ -146,3 +146,13 @@ def test_no_histogram_when_nothing_matches(client, analyst, rollback_database):
     page = client.get("/events", query_string={"q": "user.name:nobody"}).get_data(as_text=True)
     assert "No events match this search." in page
     assert "<svg" not in page
+
+
+def test_the_widest_range_still_gives_at_most_sixty_bars(client, analyst, rollback_database):
+    store_events(rollback_database, {"@timestamp": at(9), "message": "one"})
+    asked = {"since": "0001-01-01", "until": "9999-12-31T23:59:59Z"}
+    response = client.get("/events", query_string=asked)
+    assert response.status_code == 200
+    rows = table_rows(response.get_data(as_text=True))
+    assert len(rows) <= 60
+    assert sum(count for _link, _period, count in rows) == 1
