@@ -117,7 +117,9 @@ def page_text(response) -> str:
 
 
 def table_rows(page: str, table_class: str) -> list[list[str]]:
-    [table] = re.findall(rf'<table class="[^"]*{table_class}[^"]*">(.*?)</table>', page, re.DOTALL)
+    [table] = re.findall(
+        rf'<table class="[^"]*{table_class}[^"]*"[^>]*>(.*?)</table>', page, re.DOTALL
+    )
     body = table.split("<tbody>", 1)[1]
     return [
         [
