@@ -1,6 +1,7 @@
 """The dashboard with the demo sample: its SVG charts are drawn (marks with a size on screen),
 their table equivalents hold the figures, and htmx polls the panels fragment and swaps it in
-without reloading the page (Playwright's clock runs the 30-second poll at once)."""
+without reloading the page, keeping an opened table open and the focus where it was
+(Playwright's clock runs the 30-second poll at once)."""
 
 from __future__ import annotations
 
@@ -32,8 +33,9 @@ def test_the_dashboard_draws_its_charts_with_data_and_refreshes_live(shared_serv
     assert page.locator("#dashboard-panels details.chart-table table").count() == charts.count()
     assert page.locator("details.chart-table table").evaluate_all(TABLE_TOTAL) > 0
 
-    panels = page.locator("#dashboard-panels")
-    assert panels.get_attribute("aria-live") == "polite"
+    table = page.locator("#dashboard-panels details.chart-table[id]").first
+    table_id = table.get_attribute("id")
+    table.locator("summary").click()  # the reader opens a table: it has the focus
     page.evaluate("document.querySelector('#dashboard-panels > *').dataset.stale = 'yes'")
     with page.expect_response("**/dashboard/panels") as polled:
         page.clock.run_for(31_000)
@@ -42,3 +44,6 @@ def test_the_dashboard_draws_its_charts_with_data_and_refreshes_live(shared_serv
     expect(page.locator("#dashboard-panels [data-stale]")).to_have_count(0)  # swapped
     assert page.locator("#dashboard-panels svg.chart-svg").count() == charts.count()
     assert page.url.endswith("/dashboard")  # no reload, no navigation
+    # the refresh keeps what the reader was doing: the table open, the focus on its summary
+    expect(page.locator(f"#{table_id}")).to_have_attribute("open", "")
+    assert page.evaluate("document.activeElement.parentElement.id") == table_id
