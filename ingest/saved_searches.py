@@ -17,6 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from access_control import Actor, record_audit
@@ -65,11 +66,7 @@ def save_search(
             limit=MAX_PER_USER,
         )
     if any(saved.name.casefold() == name.casefold() for saved in existing):
-        raise InvalidInput(
-            N_("You already have a saved search called “%(name)s”: choose another name."),
-            field="name",
-            name=name,
-        )
+        raise _duplicate(name)
     saved = SavedSearch(
         user_id=user_id,
         name=name,
@@ -78,10 +75,22 @@ def save_search(
         until=until or None,
         created_at=now,
     )
-    session.add(saved)
-    session.flush()
+    try:
+        with session.begin_nested():  # the same name saved twice at once (two tabs)
+            session.add(saved)
+            session.flush()
+    except IntegrityError:
+        raise _duplicate(name) from None
     _audit(session, "saved_search.create", saved, actor=actor, now=now)
     return saved
+
+
+def _duplicate(name: str) -> InvalidInput:
+    return InvalidInput(
+        N_("You already have a saved search called “%(name)s”: choose another name."),
+        field="name",
+        name=name,
+    )
 
 
 def get_saved_search(session: Session, *, actor: Actor, saved_search_id: int) -> SavedSearch:

@@ -136,3 +136,15 @@ def test_someone_elses_search_does_not_exist_for_you(db_session, alice, bob):
             delete_saved_search(db_session, actor=bob, saved_search_id=missing, now=NOW)
     assert stored(db_session) == 1
     assert audited(db_session, "saved_search.delete") == []
+
+
+def test_a_name_saved_twice_at_once_is_refused_by_the_table_as_a_duplicate(
+    db_session, alice, monkeypatch
+):
+    save_search(db_session, actor=alice, name="twice", query="*", now=NOW)
+    # The second request checked before the first one committed: it saw no such name.
+    monkeypatch.setattr("ingest.saved_searches.list_saved_searches", lambda *_a, **_k: [])
+    with pytest.raises(InvalidInput, match="already have a saved search called “twice”"):
+        save_search(db_session, actor=alice, name="twice", query="x", now=NOW)
+    assert stored(db_session) == 1  # the first one kept: only the savepoint was undone
+    assert len(audited(db_session, "saved_search.create")) == 1
