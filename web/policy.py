@@ -43,6 +43,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("console.index", "GET"): PUBLIC,  # sends each visitor where they belong
     ("console.set_language", "POST"): PUBLIC,
     ("console.dashboard", "GET"): _console(Permission.CONSOLE),
+    ("console.dashboard_panels", "GET"): _console(Permission.CONSOLE),  # the page's refresh
     ("search.everywhere", "GET"): _console(Permission.CONSOLE),
     ("auth.login", "GET"): PUBLIC,
     ("auth.login", "POST"): PUBLIC,
@@ -79,9 +80,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("admin.revoke_token", "POST"): _console(Permission.TOKENS_ADMIN),
     ("audit.entries", "GET"): _console(Permission.AUDIT_READ),
     ("events.search", "GET"): _console(Permission.EVENTS_READ),
+    ("events.save", "POST"): _console(Permission.EVENTS_READ),  # the user's own saved searches
+    ("events.delete_saved", "POST"): _console(Permission.EVENTS_READ),
     ("events.dead_letters", "GET"): _console(Permission.EVENTS_READ),
     ("rules.index", "GET"): _console(Permission.RULES_READ),
     ("rules.show", "GET"): _console(Permission.RULES_READ),
+    # Testing on pasted events reveals nothing stored; on stored events the view also
+    # requires EVENTS_READ (and audits the read).
+    ("rules.trial", "POST"): _console(Permission.RULES_READ),
     ("rules.enable", "POST"): _console(Permission.RULES_WRITE),
     # Switching a rule off can blind detection: it needs a fresh password+TOTP confirmation.
     ("rules.disable", "POST"): _console(Permission.RULES_WRITE, step_up=True),
@@ -93,6 +99,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("detections.show", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),
     # --- alerts (queue, suppressions, policies) ---
     ("alerts.index", "GET"): _console(Permission.ALERTS_READ),
+    ("alerts.news", "GET"): _console(Permission.ALERTS_READ),
     # An alert lists the entities of its events and links to them: reading it is reading events.
     ("alerts.show", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),
     ("alerts.bulk", "POST"): _console(Permission.ALERTS_WRITE),  # escalate/merge: view checks
