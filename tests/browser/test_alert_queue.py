@@ -1,6 +1,6 @@
-"""The alert queue with the demo sample, by keyboard: j/k move, x selects, Enter opens, ? shows
-the shortcuts; and a security officer escalates a selected alert into a new incident (j, x,
-e, Enter) and lands on the incident, which lists the alert."""
+"""The alert queue with the demo sample, by keyboard: / jumps to the search box, j/k move, x
+selects, Enter opens, ? shows the shortcuts; and a security officer escalates a selected alert
+into a new incident (j, x, e, Enter) and lands on the incident, which lists the alert."""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def test_the_alert_queue_shortcuts_move_select_and_open(shared_server, open_page
     page = open_page()
     page.goto(shared_server.url("/alerts"))
     assert page.locator(ROWS).count() >= 2, "the demo sample has open alerts"
+    page.keyboard.press("/")
+    expect(page.locator("#global-search")).to_be_focused()
+    page.evaluate("document.activeElement.blur()")  # keys typed into a field are not taken
     help_box = page.locator("#shortcuts-help")
     page.keyboard.press("?")
     expect(help_box).to_have_attribute("open", "")

@@ -14,7 +14,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page
 
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import PageWatch, screenshot
 
 pytestmark = pytest.mark.xdist_group("browser-shared-server")
 
@@ -86,3 +86,26 @@ def test_main_page_loads_cleanly_and_has_no_serious_accessibility_violations(
     screenshot(page, main_page.name)
     violations = serious_violations(page)
     assert not violations, f"{main_page.name} ({page.url}):\n" + "\n".join(violations)
+
+
+INJECT = """() => {
+  const script = document.createElement("script");
+  script.textContent = "window.injected = true";
+  document.body.appendChild(script);
+  document.body.insertAdjacentHTML("beforeend", '<p style="color: red">injected</p>');
+}"""
+
+
+def test_the_page_watch_catches_an_inline_script_and_a_style_attribute(browser, shared_server):
+    """The guard the tests above rely on: what the CSP refuses is reported, not silent."""
+    watch = PageWatch()
+    context = browser.new_context()
+    watch.attach(context)
+    page = context.new_page()
+    page.goto(shared_server.url("/login"))
+    with page.expect_console_message(lambda message: "CSP violation: style-src" in message.text):
+        page.evaluate(INJECT)
+    context.close()
+    reported = "\n".join(watch.problems)
+    assert "CSP violation: script-src-elem" in reported
+    assert "CSP violation: style-src-attr" in reported
