@@ -233,8 +233,9 @@ def report(samples: list[Sample], *, measured_from: float, seconds: float, users
     counted = [sample for sample in samples if sample.started >= measured_from]
     print(
         f"\n{users} users, {seconds:.0f} s measured, {len(counted)} requests "
-        f"({len(counted) / seconds:.1f}/s)\n"
+        f"({len(counted) / seconds:.1f}/s)"
     )
+    print()
     print(
         "| page | requests | errors | server p50 / p95 / max ms | client p50 / p95 / max ms"
         " | goal ms | server p95 / goal | client p95 / goal |"
