@@ -163,6 +163,8 @@ def start_server(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
         stdout=out,
         stderr=err,
     )
+    out.close()  # the server has its own copies
+    err.close()
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         found = re.search(r"Wachter is running at (\S+)/", (directory / "serve.out").read_text())
@@ -214,7 +216,11 @@ def browse(
             if time.monotonic() >= stop_at:
                 return
             started = time.monotonic()
-            answer = client.get(page(chooser, dataset))
+            try:
+                answer = client.get(page(chooser, dataset))
+            except httpx.HTTPError:  # a timeout or a dropped connection counts as an error
+                officer.samples.append(Sample(name, started, 0.0, None, 0))
+                continue
             client_ms = (time.monotonic() - started) * 1000
             timing = _SERVER_TIMING.search(answer.headers.get("server-timing", ""))
             server_ms = float(timing.group(1)) if timing else None
