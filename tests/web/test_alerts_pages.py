@@ -514,7 +514,7 @@ def test_the_rules_pages_show_false_positives_per_rule(client, officer, clock, r
     post(client, f"/alerts/{second}/close", {"resolution": "true_positive"})
     listing = client.get("/rules").get_data(as_text=True)
     [cell] = re.findall(r'<td class="false-positives">(.*?)</td>', listing)
-    assert cell == "1 of 2 closed"
+    assert cell == "1 of 2 closed (50%)"
     shown = client.get("/rules/noisy-rule")
     assert "1 of 2 closed alerts" in text_of(shown)
 

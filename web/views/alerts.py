@@ -33,7 +33,7 @@ from incidents import alerts as alert_service
 from incidents.alerts import AlertFilters, BulkOutcome
 from incidents.alerts.models import SEVERITIES, AlertStatus, Resolution
 from incidents.alerts.suppressions import LATEST_HITS
-from incidents.cases.lookup import get_incident_by_reference
+from incidents.cases.lookup import get_incident, get_incident_by_reference
 from incidents.cases.models import IncidentType
 from incidents.cases.service import add_alerts_to_incident, open_incident_from_alerts
 from web.auth import current_actor, current_user
@@ -217,6 +217,9 @@ def alert_page(alert_id: int, *, error: str | None = None) -> str:
         group=alert_service.group_of_alert(alert),
         detections=alert_service.alert_detections(session, alert.id),
         related=alert_service.related_alerts(session, alert),
+        incident_reference=get_incident(session, alert.incident_id).reference
+        if alert.incident_id
+        else None,
         error=error,
     )
 
