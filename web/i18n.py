@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from babel.numbers import format_decimal
 from flask import Flask, request
 from flask_babel import Babel, get_locale
 
@@ -27,6 +28,13 @@ def current_language() -> str:
     return locale.language if locale is not None else DEFAULT_LANGUAGE
 
 
+def percent(value: float | None) -> str:
+    """A share in the reader's notation, one decimal: 3,3% in Dutch, 3.3% in English."""
+    if value is None:
+        return "—"
+    return f"{format_decimal(value, format='0.0', locale=current_language())}%"
+
+
 def _template_globals() -> dict[str, Any]:
     return {"current_language": current_language, "languages": LANGUAGES}
 
@@ -34,3 +42,4 @@ def _template_globals() -> dict[str, Any]:
 def init_app(app: Flask) -> None:
     babel.init_app(app, default_locale=DEFAULT_LANGUAGE, locale_selector=select_language)
     app.context_processor(_template_globals)
+    app.add_template_filter(percent)
