@@ -47,6 +47,8 @@ class Frame:
 
 FRAME = Frame()
 COMPACT = Frame(width=340, height=220, left=36, right=334, max_labels=6)
+# Three charts side by side: a narrower viewBox again, and every other month labelled.
+SMALL = Frame(width=260, height=200, left=30, right=254, bottom=172, max_labels=3)
 
 
 def nice_max(value: float) -> float:

@@ -33,6 +33,7 @@ from ingest.dashboard import DeadLetterSummary, IngestRate, dead_letter_summary,
 from staff_safety.dashboard import ReportFigures, report_figures
 from web.charts import (
     COMPACT,
+    SMALL,
     BarChart,
     HorizontalBar,
     LineChart,
@@ -172,6 +173,6 @@ def _reports_panel(figures: ReportFigures) -> ReportsPanel:
             )
             for value in present
         ]
-        return stacked_bars(months, series, COMPACT)
+        return stacked_bars(months, series, SMALL)
 
     return ReportsPanel(figures, by("category"), by("channel"), by("location"))
