@@ -86,3 +86,11 @@ def test_the_alert_queue_offers_its_keyboard_shortcuts(client, officer, clock, r
     script = client.get("/static/js/console.js")
     assert script.status_code == 200
     assert b'"escalate"' in script.data
+
+
+def test_the_event_search_offers_quick_ranges_that_keep_the_query(client, officer):
+    page = client.get("/events?q=user.name:alice&since=now-24h").get_data(as_text=True)
+    assert 'href="/events?q=user.name:alice&amp;since=now-1h"' in page
+    assert 'href="/events?q=user.name:alice&amp;since=now-24h" aria-current="true"' in page
+    assert 'placeholder="the first event"' in page  # an empty From searches from the start
+    assert client.get("/events?since=now-7d").status_code == 200
