@@ -50,15 +50,18 @@ def work_case(
     )  # fmt: skip
     step.advance("aftercare", hours=25.5)
     step.aftercare("declined", hours=48)
-    for state, hours in (("measures", 49), ("evaluation", 24 * 14)):
+    # Evaluated after one to three weeks (varied per report, so MTTR has a trend to show).
+    days = 7 + (report.id * 7) % 15
+    for state, hours in (("measures", 49), ("evaluation", 24 * days)):
         step.advance(state, hours=hours)
     workflow.record_evaluation(
         session, incident_id=step.incident_id, evaluation=EVALUATION, actor=officer,
-        now=step.at(24 * 15),
+        now=step.at(24 * (days + 1)),
     )  # fmt: skip
     workflow.advance(
         session, step.incident_id, "closed", resolution="resolved",
-        summary="Afgehandeld; geen verdere maatregelen.", actor=officer, now=step.at(24 * 15.1),
+        summary="Afgehandeld; geen verdere maatregelen.", actor=officer,
+        now=step.at(24 * (days + 1.1)),
     )  # fmt: skip
     return "closed"
 
