@@ -22,7 +22,8 @@ def test_password_then_code_signs_in_and_logout_ends_the_session(app, client, cl
     assert response.status_code == 303
     assert client.get("/dashboard").status_code == 200
     actions = db_session.scalars(select(AuditEntry.action).order_by(AuditEntry.id)).all()
-    assert actions[-2:] == ["auth.password.success", "auth.login.success"]
+    signing_in = [action for action in actions if action.startswith("auth.")]
+    assert signing_in[-2:] == ["auth.password.success", "auth.login.success"]
     page = client.get("/account").get_data(as_text=True)
     assert "Mijn account" in page
     client.post("/logout", data={"csrf_token": csrf_token_from(page)})

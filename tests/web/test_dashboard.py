@@ -109,16 +109,16 @@ def test_an_analyst_without_reports_read_sees_no_staff_safety_panel(
     assert audit_entries(rollback_database, "staff_statistics.read") == []
 
 
-def test_reading_the_staff_safety_figures_is_audited_on_every_refresh(
+def test_reading_the_staff_safety_figures_is_audited_once_per_page_view(
     client, officer, busy, rollback_database
 ):
     client.get("/dashboard")
+    client.get("/dashboard/panels")  # the refresh shows the same figures again
     client.get("/dashboard/panels")
 
     entries = audit_entries(rollback_database, "staff_statistics.read")
     assert [(entry.actor, entry.target) for entry in entries] == [
-        ("functionaris", "staff_statistics"),
-        ("functionaris", "staff_statistics"),
+        ("functionaris", "staff_statistics")
     ]
 
 
