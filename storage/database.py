@@ -7,6 +7,7 @@ command commits once through ``unit_of_work()``.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from core.errors import ConfigError
 from storage.errors import DatabaseUnavailable
@@ -32,6 +33,12 @@ _DRIVERS = {
 SQLITE_BUSY_TIMEOUT_MS = 5000
 # Execution option: this connection only reads, so SQLite may begin a deferred transaction.
 READ_ONLY = "wachter_read_only"
+# Execution option: this connection mostly reads (a console page view: reads, then perhaps an
+# audit entry). SQLite begins deferred, so the reads take no write lock; just before the first
+# write (or locking read) the read transaction is ended and an IMMEDIATE one begun.
+READ_MOSTLY = "wachter_read_mostly"
+_LOCK_BEFORE_WRITING = "wachter_lock_before_writing"
+_WRITES = re.compile(r"\s*(INSERT|UPDATE|DELETE|REPLACE|SAVEPOINT|CREATE|DROP|ALTER)\b", re.I)
 POSTGRES_CONNECT_TIMEOUT_S = 5
 
 
@@ -112,6 +119,16 @@ class Database:
         with self._writer_lock, self.unit_of_work() as session:
             yield session
 
+    def read_mostly_session(self) -> Session:
+        """A session for a request that mostly reads: on SQLite its reads take no write lock
+        (other requests and the receivers go on writing meanwhile); its first write begins a
+        new transaction with the lock, so a read-then-write never fails on a stale snapshot.
+        A session factory bound to one connection (the tests' transaction) is used as is."""
+        bind = self.sessions.kw.get("bind")
+        if self.dialect != "sqlite" or not isinstance(bind, Engine):
+            return self.sessions()
+        return self.sessions(bind=bind.execution_options(**{READ_MOSTLY: True}))
+
     def read_only_connection(self) -> Connection:
         """A connection for reads only: on SQLite it does not wait for the write lock."""
         return self.engine.connect().execution_options(**{READ_ONLY: True})
@@ -177,8 +194,40 @@ def _sqlite_engine(url: URL) -> Engine:
         # IMMEDIATE takes the write lock up front. A deferred transaction that reads and
         # then writes fails at once with SQLITE_BUSY when another writer committed in
         # between (busy_timeout cannot help there); short serialised transactions can't.
-        # Connections marked read-only need no lock: WAL gives them a snapshot.
-        read_only = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+        # Connections marked read-only need no lock: WAL gives them a snapshot. Read-mostly
+        # ones begin deferred and take the lock in a new transaction before writing.
+        options = connection.get_execution_options()
+        deferred = options.get(READ_ONLY, False) or options.get(READ_MOSTLY, False)
+        connection.info[_LOCK_BEFORE_WRITING] = bool(options.get(READ_MOSTLY, False))
+        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _lock_before_writing(
+        connection: Connection, cursor: Any, statement: str, *_args: Any
+    ) -> None:
+        if connection.info.get(_LOCK_BEFORE_WRITING) and _WRITES.match(statement):
+            take_write_lock(connection, cursor)
 
     return engine
+
+
+def take_write_lock(connection: Connection, cursor: Any | None = None) -> None:
+    """End a read-mostly connection's read transaction and begin an IMMEDIATE one.
+
+    The reads so far changed nothing, so ending them loses nothing; what follows is read and
+    written under the lock, as in every other transaction. A no-op for other connections.
+    """
+    if not connection.info.get(_LOCK_BEFORE_WRITING):
+        return
+    connection.info[_LOCK_BEFORE_WRITING] = False
+    target: Any = cursor if cursor is not None else connection.connection.dbapi_connection
+    target.execute("COMMIT")
+    target.execute("BEGIN IMMEDIATE")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _lock_before_locking_read(state: ORMExecuteState) -> None:
+    # SQLite renders no FOR UPDATE: a read meant to lock (the audit chain's head, a cursor)
+    # takes the write lock first on a read-mostly connection, so it reads the latest state.
+    if state.is_select and getattr(state.statement, "_for_update_arg", None) is not None:
+        take_write_lock(state.session.connection())

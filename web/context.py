@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, Response, current_app, g
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 
 from access_control.passwords import PasswordHasher
@@ -42,9 +42,16 @@ def web_context() -> WebContext:
 
 
 def db_session() -> Session:
-    """The request's session, opened on first use."""
+    """The request's session, opened on first use.
+
+    A GET or HEAD reads (and at most writes its audit entry and the session's last-seen
+    time): its session takes SQLite's write lock only when it writes, so page views do not
+    queue behind each other. Other methods take the lock with their first statement.
+    """
     if "db_session" not in g:
-        g.db_session = web_context().database.sessions()
+        database = web_context().database
+        reading = request.method in ("GET", "HEAD")
+        g.db_session = database.read_mostly_session() if reading else database.sessions()
     session: Session = g.db_session
     return session
 
