@@ -141,3 +141,20 @@ def test_the_dashboard_and_its_fragment_need_a_sign_in(client, path):
 def test_staff_without_the_console_are_refused_the_fragment(app, client, clock):
     sign_in(client, enrolled_user(app, role="staff"), clock)
     assert client.get("/dashboard/panels").status_code == 403
+
+
+def test_viewers_share_figures_computed_less_than_ten_seconds_ago(
+    client, officer, busy, clock, rollback_database
+):
+    assert re.search(
+        r"<strong>1</strong> alerts in the last 30 days", client.get("/dashboard").text
+    )
+    with rollback_database.unit_of_work() as session:
+        make_alert(session, rule_key="brute-force", severity="high", created_at=clock.now())
+    clock.advance(timedelta(seconds=9))
+    again = client.get("/dashboard/panels").text
+    assert re.search(r"<strong>1</strong> alerts in the last 30 days", again)  # shared
+
+    clock.advance(timedelta(seconds=1))
+    fresh = client.get("/dashboard/panels").text
+    assert re.search(r"<strong>2</strong> alerts in the last 30 days", fresh)
