@@ -6,6 +6,7 @@ request commits it once (after the view returns without error).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, Response, current_app, g, request
@@ -56,6 +57,21 @@ def db_session() -> Session:
     return session
 
 
+def when_rendered(write: Callable[[Session], object]) -> None:
+    """A page view's audit entry, written after the page is rendered, just before the commit.
+
+    A GET reads without SQLite's write lock until its first write; writing the audit entry
+    first would hold the lock through all of the page's reading and rendering, and page views
+    would queue behind each other (bench/console). A failed request writes nothing, as
+    before; a failure to write fails the request, so no read goes unrecorded. Other methods
+    write at once, in the order of their changes.
+    """
+    if request.method in ("GET", "HEAD"):
+        g.setdefault("after_render", []).append(write)
+    else:
+        write(db_session())
+
+
 def discard_changes() -> None:
     """Called by the error handler: nothing a failed request did is committed."""
     g.request_failed = True
@@ -64,7 +80,11 @@ def discard_changes() -> None:
 
 
 def _commit(response: Response) -> Response:
-    if "db_session" in g and not g.get("request_failed"):
+    if g.get("request_failed"):
+        return response
+    for write in g.pop("after_render", []):
+        write(db_session())
+    if "db_session" in g:
         g.db_session.commit()
     return response
 

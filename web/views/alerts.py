@@ -20,6 +20,7 @@ import functools
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Final, ParamSpec
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -37,7 +38,7 @@ from incidents.cases.lookup import get_incident, get_incident_by_reference
 from incidents.cases.models import IncidentType
 from incidents.cases.service import add_alerts_to_incident, open_incident_from_alerts
 from web.auth import current_actor, current_user
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.forms import form_field
 
 blueprint = Blueprint("alerts", __name__)
@@ -94,14 +95,16 @@ def queue_page(args: Mapping[str, str], *, error: str | None = None) -> str:
     session = db_session()
     found = alert_service.list_alerts(session, filters, page=page)
     shown = {name: value for name in FILTER_NAMES if (value := args.get(name, "").strip())}
-    record_audit(
-        session,
-        actor=current_actor(),
-        action="alert.read",
-        target="alert:list",
-        outcome="success",
-        now=_now(),
-        details={**shown, "page": page},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="alert.read",
+            target="alert:list",
+            outcome="success",
+            now=_now(),
+            details={**shown, "page": page},
+        )
     )
     return render_template(
         "alerts/index.html",
@@ -208,7 +211,11 @@ def show(alert_id: int) -> str:
 def alert_page(alert_id: int, *, error: str | None = None) -> str:
     session = db_session()
     alert = alert_service.get_alert(session, alert_id)
-    record_read(session, actor=current_actor(), record_type="alert", record_id=alert.id, now=_now())
+    when_rendered(
+        partial(
+            record_read, actor=current_actor(), record_type="alert", record_id=alert.id, now=_now()
+        )
+    )
     return render_template(
         "alerts/show.html",
         alert=alert,

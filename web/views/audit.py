@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, render_template, request
@@ -21,7 +22,7 @@ from werkzeug.datastructures import MultiDict
 from access_control import audit, record_read
 from core import InvalidInput
 from web.auth import current_actor
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 
 blueprint = Blueprint("audit", __name__, url_prefix="/audit")
 PAGE_SIZE = 50
@@ -111,8 +112,8 @@ def entries() -> str:
     # `wachter audit verify` also catches entries appended past the head (in a snapshot).
     chain = audit.verify_chain(database_session, check_unanchored=False)
     found = audit.list_entries(database_session, **chosen.query(), limit=PAGE_SIZE + 1)
-    record_read(
-        database_session, actor=current_actor(), record_type="audit", record_id="list", now=now
+    when_rendered(
+        partial(record_read, actor=current_actor(), record_type="audit", record_id="list", now=now)
     )
     return render_template(
         "audit/entries.html",

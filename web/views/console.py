@@ -11,6 +11,7 @@ panels are counts and rule titles.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
@@ -18,7 +19,7 @@ from werkzeug.exceptions import BadRequest
 
 from access_control import Permission, permissions_of, record_audit
 from web.auth import current_actor, current_user
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.dashboard import REFRESH_SECONDS, Dashboard, build_dashboard
 from web.i18n import LANGUAGE_COOKIE, LANGUAGES
 from web.security import safe_redirect_target
@@ -77,14 +78,16 @@ def _dashboard(*, audited: bool) -> Dashboard:
     _figures_cache()[granted] = board
     if audited and board.reports is not None:
         period = board.reports.figures.overall.period
-        record_audit(
-            session,
-            actor=current_actor(),
-            action="staff_statistics.read",
-            target="staff_statistics",
-            outcome="success",
-            now=now,
-            details={"first": period.first, "last": period.last, "view": "dashboard"},
+        when_rendered(
+            partial(
+                record_audit,
+                actor=current_actor(),
+                action="staff_statistics.read",
+                target="staff_statistics",
+                outcome="success",
+                now=now,
+                details={"first": period.first, "last": period.last, "view": "dashboard"},
+            )
         )
     return board
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Final
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -32,7 +33,7 @@ from incidents.deadlines.metrics import MAX_MONTHS
 from incidents.deadlines.sla import format_duration
 from incidents.notifications import failed_notifications, retry_notification
 from web.auth import current_actor
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.forms import form_errors_in_place
 
 blueprint = Blueprint("deadlines", __name__)
@@ -60,14 +61,16 @@ def overview() -> str:
     table = current_table(web_context().settings.deadlines_file)
     upcoming = open_deadlines(session, table=table, now=now, incident_type=incident_type)
     figures = monthly_metrics(session, now=now, months=months, incident_type=incident_type)
-    record_audit(
-        session,
-        actor=current_actor(),
-        action="incident.read",
-        target="incident:deadlines",
-        outcome="success",
-        now=now,
-        details={"type": incident_type, "incidents": len(upcoming)},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="incident.read",
+            target="incident:deadlines",
+            outcome="success",
+            now=now,
+            details={"type": incident_type, "incidents": len(upcoming)},
+        )
     )
     return render_template(
         "deadlines/index.html",

@@ -11,6 +11,7 @@ shown as data (escaped, invisible characters marked, ``web.views.events``' filte
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Final
 
 from flask import Blueprint, render_template, request
@@ -29,7 +30,7 @@ from detection_rules.service import (
     list_detections,
 )
 from web.auth import current_actor
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.forms import form_errors_in_place
 from web.views.events import page_cursor
 
@@ -56,14 +57,16 @@ def index() -> str:
         limit=PAGE_SIZE + 1,
         before_id=before,
     )
-    record_audit(
-        database_session,
-        actor=current_actor(),
-        action="detection.read",
-        target="detection:list",
-        outcome="success",
-        now=now,
-        details={"rule": rule_key, "level": level, "before": before},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="detection.read",
+            target="detection:list",
+            outcome="success",
+            now=now,
+            details={"rule": rule_key, "level": level, "before": before},
+        )
     )
     shown = found[:PAGE_SIZE]
     return render_template(
@@ -80,24 +83,26 @@ def show(detection_id: int) -> str:
     database_session, now = db_session(), web_context().clock.now()
     detection = get_detection(database_session, detection_id)
     events = detection_events(database_session, detection)
-    record_audit(
-        database_session,
-        actor=current_actor(),
-        action="event.read",
-        target=f"detection:{detection.id}",
-        outcome="success",
-        now=now,
-        # Which events were shown (the audit trail keeps scalars: ids joined by commas).
-        details={
-            "events": ",".join(str(event.id) for event in events.events),
-            "missing": ",".join(str(event_id) for event_id in events.missing),
-            # A scheduled search's detection: the cluster documents shown (index/id).
-            **(
-                {"documents": ",".join(f"{doc.index}/{doc.id}" for doc in events.documents)}
-                if events.documents
-                else {}
-            ),
-        },
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="event.read",
+            target=f"detection:{detection.id}",
+            outcome="success",
+            now=now,
+            # Which events were shown (the audit trail keeps scalars: ids joined by commas).
+            details={
+                "events": ",".join(str(event.id) for event in events.events),
+                "missing": ",".join(str(event_id) for event_id in events.missing),
+                # A scheduled search's detection: the cluster documents shown (index/id).
+                **(
+                    {"documents": ",".join(f"{doc.index}/{doc.id}" for doc in events.documents)}
+                    if events.documents
+                    else {}
+                ),
+            },
+        )
     )
     return render_template(
         "detections/show.html",

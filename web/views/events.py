@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from flask import (
@@ -47,7 +48,7 @@ from ingest.search import EventSearchUnavailable, find_events
 from ingest.search.histogram import find_event_histogram
 from storage.search import SearchBackend, backend_for
 from web.auth import current_actor
-from web.context import db_session, discard_changes, web_context
+from web.context import db_session, discard_changes, web_context, when_rendered
 from web.forms import form_errors_in_place, form_field
 
 blueprint = Blueprint("events", __name__)
@@ -139,12 +140,14 @@ def dead_letters() -> str:
     database_session = db_session()
     found = list_dead_letters(database_session, before_id=before, limit=PAGE_SIZE + 1)
     total = count_dead_letters(database_session)
-    record_read(
-        database_session,
-        actor=current_actor(),
-        record_type="dead_letter",
-        record_id="list",
-        now=web_context().clock.now(),
+    when_rendered(
+        partial(
+            record_read,
+            actor=current_actor(),
+            record_type="dead_letter",
+            record_id="list",
+            now=web_context().clock.now(),
+        )
     )
     return render_template(
         "events/dead_letters.html",
@@ -176,14 +179,16 @@ def run_search(args: MultiDict[str, str], *, limit: int, now: datetime | None = 
         limit=limit,
         now=now,
     )
-    record_audit(
-        database_session,
-        actor=current_actor(),
-        action="event.read",
-        target="event:search",
-        outcome="success",
-        now=now,
-        details={"query": query, "since": since, "until": until, "before": before},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="event.read",
+            target="event:search",
+            outcome="success",
+            now=now,
+            details={"query": query, "since": since, "until": until, "before": before},
+        )
     )
     return page
 

@@ -7,6 +7,7 @@ the refusal and what was typed, when a form on the page was refused.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import orjson
@@ -24,7 +25,7 @@ from incidents.cases.service import allowed_states
 from incidents.cases.states import State, machine_for
 from incidents.cases.timeline import entries
 from web.auth import current_actor
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 
 
 def incident_page(
@@ -33,8 +34,14 @@ def incident_page(
     """The incident page, its look recorded as a read of the incident."""
     session = db_session()
     incident = get_incident(session, incident_id)
-    record_read(
-        session, actor=current_actor(), record_type="incident", record_id=incident.id, now=_now()
+    when_rendered(
+        partial(
+            record_read,
+            actor=current_actor(),
+            record_type="incident",
+            record_id=incident.id,
+            now=_now(),
+        )
     )
     found = related.related(session, incident.id)
     merged_into = merge.merge_of(session, incident.id)

@@ -15,6 +15,7 @@ import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Final, ParamSpec
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -40,7 +41,7 @@ from incidents.cases.service import (
 from incidents.cases.states import State
 from incidents.entities import EntityKind
 from web.auth import current_actor, current_user
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.forms import form_errors_in_place, form_field
 from web.views.events import page_cursor
 from web.views.incident_page import incident_page, people_named
@@ -292,14 +293,16 @@ def _list_filters(args: MultiDict[str, str]) -> dict[str, str]:
 
 
 def _audit_list(filters: dict[str, str], before: int | None) -> None:
-    record_audit(
-        db_session(),
-        actor=current_actor(),
-        action="incident.read",
-        target="incident:list",
-        outcome="success",
-        now=_now(),
-        details={**filters, "before": before},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="incident.read",
+            target="incident:list",
+            outcome="success",
+            now=_now(),
+            details={**filters, "before": before},
+        )
     )
 
 

@@ -9,6 +9,7 @@ language, histogram and paging).
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 
 from flask import Blueprint, Response, redirect, render_template, request, url_for
 
@@ -19,7 +20,7 @@ from detection_rules.service import list_rules
 from incidents.alerts import queries as alert_queries
 from incidents.cases.lookup import REFERENCE, find_incidents
 from web.auth import current_actor, current_user
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.forms import form_errors_in_place
 
 blueprint = Blueprint("search", __name__)
@@ -44,14 +45,16 @@ def everywhere() -> str | Response:
     results: dict[str, list[object]] = {}
     if text:
         results = _matches(text, granted)
-        record_audit(
-            db_session(),
-            actor=current_actor(),
-            action="search.read",
-            target="search:everywhere",
-            outcome="success",
-            now=_now(),
-            details={"lists": ",".join(sorted(results))},
+        when_rendered(
+            partial(
+                record_audit,
+                actor=current_actor(),
+                action="search.read",
+                target="search:everywhere",
+                outcome="success",
+                now=_now(),
+                details={"lists": ",".join(sorted(results))},
+            )
         )
     return render_template("search/results.html", q=text, results=results, granted=granted)
 
