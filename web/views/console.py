@@ -10,6 +10,8 @@ panels are counts and rule titles.
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
@@ -27,7 +29,12 @@ from web.views.deadlines import span_text
 
 blueprint = Blueprint("console", __name__)
 _CACHE = "wachter.dashboard_figures"
+_REFRESHING = "wachter.dashboard_refreshing"
+_REFRESHER = "wachter.dashboard_refresher"  # the latest refresh thread (tests wait for it)
+_REFRESH_LOCK = threading.Lock()
 FRESH = timedelta(seconds=10)
+STALE = timedelta(seconds=REFRESH_SECONDS)
+log = logging.getLogger("wachter.web")
 LANGUAGE_COOKIE_MAX_AGE = 365 * 24 * 3600
 
 
@@ -71,11 +78,13 @@ def _dashboard_values() -> dict[str, object]:
 def _dashboard(*, audited: bool) -> Dashboard:
     user, context = current_user(), web_context()
     granted = permissions_of(user.role) if user else Permission.NONE
-    session, now = db_session(), context.clock.now()
-    board = _shared_figures(granted, now) or build_dashboard(
-        session, permissions=granted, now=now, timezone=context.settings.timezone
-    )
-    _figures_cache()[granted] = board
+    now = context.clock.now()
+    board = _shared_figures(granted, now)
+    if board is None:
+        board = build_dashboard(
+            db_session(), permissions=granted, now=now, timezone=context.settings.timezone
+        )
+        _figures_cache()[granted] = board
     if audited and board.reports is not None:
         period = board.reports.figures.overall.period
         when_rendered(
@@ -99,16 +108,49 @@ def _figures_cache() -> dict[Permission, Dashboard]:
 
 
 def _shared_figures(granted: Permission, now: datetime) -> Dashboard | None:
-    """The figures another viewer with the same permissions got less than FRESH ago.
+    """Figures computed for the same permissions shortly before, or None: compute them now.
 
     The figures are the same for everyone with the same panels, and ten aggregate queries
     plus eight charts cost ~100 ms: computed once per FRESH for all viewers rather than once
-    per viewer and per 30-second refresh (bench/console). A board says when it was taken.
+    per viewer and per 30-second refresh (bench/console). Older than FRESH but younger than
+    the page's refresh interval, they are still shown while a background thread computes
+    new ones, so no viewer waits for the computation; a board says when it was taken.
     """
     board = _figures_cache().get(granted)
-    if board is None or not timedelta(0) <= now - board.now < FRESH:
+    if board is None or now < board.now or now - board.now >= STALE:
         return None
+    if now - board.now >= FRESH:
+        _refresh_in_background(granted)
     return board
+
+
+def _refresh_in_background(granted: Permission) -> None:
+    """New figures for ``granted`` in a thread of their own (one at a time per set)."""
+    context, cache = web_context(), _figures_cache()
+    refreshing: set[Permission] = current_app.extensions.setdefault(_REFRESHING, set())
+    with _REFRESH_LOCK:
+        if granted in refreshing:
+            return
+        refreshing.add(granted)
+
+    def compute() -> None:
+        try:
+            with context.database.snapshot() as session:
+                cache[granted] = build_dashboard(
+                    session,
+                    permissions=granted,
+                    now=context.clock.now(),
+                    timezone=context.settings.timezone,
+                )
+        except Exception:  # the next view computes them itself; this one showed the old ones
+            log.exception("computing the dashboard's figures failed")
+        finally:
+            with _REFRESH_LOCK:
+                refreshing.discard(granted)
+
+    thread = threading.Thread(target=compute, name="dashboard-figures", daemon=True)
+    current_app.extensions[_REFRESHER] = thread
+    thread.start()
 
 
 @blueprint.post("/language")
