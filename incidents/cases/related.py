@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Final
 
 from sqlalchemy import select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from access_control import Actor
 from core import InvalidInput
@@ -124,9 +124,11 @@ def _related_incidents(
             )
         )
     )
+    # Only what the list shows: up to fifty whole incidents cost more to load than the page.
+    shown = load_only(Incident.id, Incident.reference, Incident.title, Incident.state)
     others = {
         other.id: other
-        for other in session.scalars(select(Incident).where(Incident.id.in_(newest)))
+        for other in session.scalars(select(Incident).where(Incident.id.in_(newest)).options(shown))
     }
     return [RelatedIncident(others[other_id], found[other_id]) for other_id in newest]
 
@@ -154,8 +156,10 @@ def _related_alerts(
             )
         )
     )
+    shown = load_only(Alert.id, Alert.title, Alert.severity, Alert.status)
     alerts = {
-        alert.id: alert for alert in session.scalars(select(Alert).where(Alert.id.in_(newest)))
+        alert.id: alert
+        for alert in session.scalars(select(Alert).where(Alert.id.in_(newest)).options(shown))
     }
     return [RelatedAlert(alerts[alert_id], found[alert_id]) for alert_id in newest]
 
