@@ -73,6 +73,11 @@ bench: install-test
 bench-detect: install-test
 	$(BIN)/python -m bench.detect.run
 
+# The console under load: 20 officers on a real `wachter serve` with 1M events (bench/console).
+.PHONY: bench-console
+bench-console: install-test
+	$(BIN)/python -m bench.console.run
+
 # Extract strings from the code, merge them into every catalogue, compile.
 translations: install
 	$(BIN)/pybabel -q extract -F web/babel.cfg -k _l -k N_ --project=Wachter -o web/translations/messages.pot $(SOURCE_PACKAGES)
