@@ -266,6 +266,8 @@ def event_json(document: Any) -> Markup:
 
 def _mark_hidden(text: str, *, json_escapes: bool) -> Markup:
     if json_escapes:  # keep the indentation's own line breaks (json.dumps escaped the rest)
+        if text.replace("\n", "").isprintable():  # the usual document: one escape, not per line
+            return escape(text)
         return Markup("\n").join(_mark_line(line, json_escapes=True) for line in text.split("\n"))
     return _mark_line(text, json_escapes=False)
 
