@@ -226,7 +226,9 @@ def test_the_purge_leaves_a_tombstone_forgets_the_people_and_keeps_the_audit_cha
     )
     assert db_session.get(StaffCase, incident.id).report_id is None
     kinds = db_session.scalars(
-        select(TimelineEntry.kind).where(TimelineEntry.incident_id == incident.id)
+        select(TimelineEntry.kind)
+        .where(TimelineEntry.incident_id == incident.id)
+        .order_by(TimelineEntry.id)  # PostgreSQL returns updated rows in any order without it
     ).all()
     assert kinds[0] == "created"
     assert kinds[-1] == "report_purged"
