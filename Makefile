@@ -58,10 +58,9 @@ imports:
 
 # Two worker processes halve the suite's time; each has its own PostgreSQL cluster and
 # temporary directories. PYTEST_WORKERS=0 runs it in one process (easier to debug).
-# loadgroup keeps the browser tests on one worker: they share one served demo installation.
 PYTEST_WORKERS ?= 2
 pytest:
-	$(BIN)/pytest --numprocesses=$(PYTEST_WORKERS) --dist=loadgroup
+	$(BIN)/pytest --numprocesses=$(PYTEST_WORKERS)
 
 # Benchmarks (not part of make test): figures go into bench/README.md.
 bench: install-test

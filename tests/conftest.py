@@ -40,6 +40,19 @@ CHEAP_ARGON2 = {"argon2_memory_kib": 8, "argon2_time_cost": 1, "argon2_paralleli
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Modules marked ``one_backend`` render pages whose queries are tested on both backends
+    elsewhere: their PostgreSQL copies would test the templates twice (the suite's time)."""
+    twice = [
+        item
+        for item in items
+        if item.get_closest_marker("one_backend") and item.get_closest_marker("postgresql")
+    ]
+    if twice:
+        config.hook.pytest_deselected(items=twice)
+        items[:] = [item for item in items if item not in twice]
+
+
 def unavailable(reason: str) -> None:
     """Skip on a developer's machine; under CI a missing service is a failure."""
     if IN_CI:

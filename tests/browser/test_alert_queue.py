@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import screenshot
-
-pytestmark = pytest.mark.xdist_group("browser-shared-server")
 
 ROWS = "table[data-shortcuts=queue] tbody tr"
 REFERENCE = re.compile(r"INC-\d{4}-\d{5}")

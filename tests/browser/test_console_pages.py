@@ -16,8 +16,6 @@ from playwright.sync_api import Page
 
 from tests.browser.conftest import PageWatch, screenshot
 
-pytestmark = pytest.mark.xdist_group("browser-shared-server")
-
 BLOCKING = ("serious", "critical")
 
 

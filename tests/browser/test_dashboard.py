@@ -5,10 +5,7 @@ without reloading the page, keeping an opened table open and the focus where it 
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import expect
-
-pytestmark = pytest.mark.xdist_group("browser-shared-server")
 
 # rects with a width and height on screen; a zero-value segment has none and does not count
 DRAWN_MARKS = """charts => charts.map(chart =>

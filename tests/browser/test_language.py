@@ -4,10 +4,7 @@ next pages until switched back."""
 
 from __future__ import annotations
 
-import pytest
 from playwright.sync_api import Page, expect
-
-pytestmark = pytest.mark.xdist_group("browser-shared-server")
 
 
 def heading_and_menu(page: Page) -> tuple[str, str]:

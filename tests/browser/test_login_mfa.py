@@ -6,11 +6,8 @@ from __future__ import annotations
 import time
 
 import pyotp
-import pytest
 
 from tests.browser.conftest import PASSWORD
-
-pytestmark = pytest.mark.xdist_group("browser-shared-server")
 
 
 def wrong_code(secret: str) -> str:

@@ -10,11 +10,7 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
 from tests.browser.conftest import screenshot
-
-pytestmark = pytest.mark.xdist_group("browser-shared-server")
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 NUMBER = re.compile(r"MEL-\d{4}-\d{5}")

@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import screenshot
-
-pytestmark = pytest.mark.xdist_group("browser-shared-server")
 
 RULE = b"""title: Browser test - the Thursday night backup account signs in
 id: 0f6a2d8e-5b1c-4c57-9a51-1d6f0c3e7b42

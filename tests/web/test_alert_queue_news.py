@@ -9,6 +9,9 @@ import pytest
 from tests.support.accounts import enrolled_user, sign_in
 from tests.web.test_alerts_pages import make_alerts, text_of
 
+# Page rendering: the queries behind it are tested on both backends elsewhere.
+pytestmark = pytest.mark.one_backend
+
 
 @pytest.fixture
 def client(client):

@@ -3,9 +3,13 @@ write lock only for that entry and the commit); a change's entry is written at o
 
 from __future__ import annotations
 
+import pytest
 from flask import Response
 
 from web import context
+
+# Page rendering: the queries behind it are tested on both backends elsewhere.
+pytestmark = pytest.mark.one_backend
 
 
 def test_a_page_view_writes_its_entry_when_the_response_is_done(app):

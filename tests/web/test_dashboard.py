@@ -16,6 +16,9 @@ from tests.support.accounts import enrolled_user, sign_in
 from tests.support.admin import audit_entries
 from tests.support.incident_factories import make_alert, make_incident
 
+# Page rendering: the queries behind it are tested on both backends elsewhere.
+pytestmark = pytest.mark.one_backend
+
 CHART = '<svg class="chart-svg"'
 
 

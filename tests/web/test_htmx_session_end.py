@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
+# Page rendering: the queries behind it are tested on both backends elsewhere.
+pytestmark = pytest.mark.one_backend
+
 
 def test_a_refresh_without_a_session_sends_the_browser_to_sign_in(client):
     response = client.get(

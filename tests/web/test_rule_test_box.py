@@ -27,6 +27,9 @@ from tests.support.accounts import enrolled_user, sign_in
 from tests.support.admin import audit_entries, post
 from tests.web.test_templates import Page, event_handlers, inline_scripts, style_attributes
 
+# Page rendering: the queries behind it are tested on both backends elsewhere.
+pytestmark = pytest.mark.one_backend
+
 NOW = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 RULE_ID = "9d8e7f60-0000-4000-8000-000000000001"
 ROOT = f"""title: Failed sign-in as root

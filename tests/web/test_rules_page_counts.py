@@ -24,6 +24,9 @@ from tests.support.admin import audit_entries, post, step_up
 from tests.support.incident_factories import make_alert, make_detection, make_rule
 from tests.web.test_templates import Page, event_handlers, inline_scripts, style_attributes
 
+# Page rendering: the queries behind it are tested on both backends elsewhere.
+pytestmark = pytest.mark.one_backend
+
 HTMX = {"HX-Request": "true"}
 
 
