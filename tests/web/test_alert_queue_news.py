@@ -10,13 +10,7 @@ from tests.support.accounts import enrolled_user, sign_in
 from tests.web.test_alerts_pages import make_alerts, text_of
 
 # Page rendering: the queries behind it are tested on both backends elsewhere.
-pytestmark = pytest.mark.one_backend
-
-
-@pytest.fixture
-def client(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
+pytestmark = [pytest.mark.one_backend, pytest.mark.usefixtures("english")]
 
 
 @pytest.fixture

@@ -17,22 +17,9 @@ from tests.support.admin import audit_entries
 from tests.support.incident_factories import make_alert, make_incident
 
 # Page rendering: the queries behind it are tested on both backends elsewhere.
-pytestmark = pytest.mark.one_backend
+pytestmark = [pytest.mark.one_backend, pytest.mark.usefixtures("english")]
 
 CHART = '<svg class="chart-svg"'
-
-
-@pytest.fixture
-def client(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
-
-
-@pytest.fixture
-def officer(app, client, clock):
-    account = enrolled_user(app, role="security_officer", username="functionaris")
-    sign_in(client, account, clock)
-    return account
 
 
 @pytest.fixture
@@ -120,9 +107,7 @@ def test_reading_the_staff_safety_figures_is_audited_once_per_page_view(
     client.get("/dashboard/panels")
 
     entries = audit_entries(rollback_database, "staff_statistics.read")
-    assert [(entry.actor, entry.target) for entry in entries] == [
-        ("functionaris", "staff_statistics")
-    ]
+    assert [(entry.actor, entry.target) for entry in entries] == [("officier", "staff_statistics")]
 
 
 def test_a_role_without_any_panel_is_told_so(app, client, clock):

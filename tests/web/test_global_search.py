@@ -10,18 +10,7 @@ from tests.support.admin import audit_entries
 from tests.support.incident_factories import make_incident
 from tests.web.test_alerts_pages import make_alerts, text_of
 
-
-@pytest.fixture
-def client(client):
-    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
-    return client
-
-
-@pytest.fixture
-def officer(app, client, clock):
-    account = enrolled_user(app, role="security_officer", username="officier")
-    sign_in(client, account, clock)
-    return account
+pytestmark = pytest.mark.usefixtures("english")
 
 
 def test_one_search_finds_alerts_incidents_and_rules_and_offers_the_events(
