@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
+from functools import partial
 from typing import Final
 from urllib.parse import quote
 
@@ -51,7 +52,7 @@ from incidents.evidence import (
 )
 from incidents.reports import incident_report_pdf
 from web.auth import current_actor, record_after_rollback
-from web.context import db_session, discard_changes, web_context
+from web.context import db_session, discard_changes, web_context, when_rendered
 from web.errors import handle_error
 from web.forms import form_field
 
@@ -263,14 +264,16 @@ def max_file_bytes() -> int:
 
 
 def _audit_read(target: str, *, listed: int) -> None:
-    record_audit(
-        db_session(),
-        actor=current_actor(),
-        action="evidence.read",
-        target=target,
-        outcome="success",
-        now=_now(),
-        details={"listed": listed},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="evidence.read",
+            target=target,
+            outcome="success",
+            now=_now(),
+            details={"listed": listed},
+        )
     )
 
 

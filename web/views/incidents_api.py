@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import partial
 from typing import Any, Final
 
 from flask import Response, jsonify, request, url_for
@@ -31,7 +32,7 @@ from incidents.cases.tasks import tasks_of
 from incidents.entities import PERSONAL_KINDS, EntityKind
 from incidents.feeds.pseudonyms import pseudonymiser
 from web.api_auth import current_actor, require_token
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.views.api import blueprint
 
 DEFAULT_LIMIT: Final = 50
@@ -56,14 +57,16 @@ def list_incidents_api() -> Response:
         limit=limit + 1,
     )
     page = found[:limit]
-    record_audit(
-        session,
-        actor=current_actor(),
-        action="incident.read",
-        target="incident:list",
-        outcome="success",
-        now=_now(),
-        details={"after": after, "limit": limit, "count": len(page)},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="incident.read",
+            target="incident:list",
+            outcome="success",
+            now=_now(),
+            details={"after": after, "limit": limit, "count": len(page)},
+        )
     )
     cursor = page[-1].id if page else after
     return jsonify(
@@ -78,8 +81,14 @@ def list_incidents_api() -> Response:
 def get_incident_api(incident_id: int) -> Response:
     session = db_session()
     incident = get_incident(session, incident_id)
-    record_read(
-        session, actor=current_actor(), record_type="incident", record_id=incident.id, now=_now()
+    when_rendered(
+        partial(
+            record_read,
+            actor=current_actor(),
+            record_type="incident",
+            record_id=incident.id,
+            now=_now(),
+        )
     )
     return jsonify(_full_document(incident))
 

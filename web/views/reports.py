@@ -17,6 +17,7 @@ import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, Final, ParamSpec
 from zoneinfo import ZoneInfo
 
@@ -66,7 +67,7 @@ from staff_safety.vault import pseudonym_of_user
 from web.api_auth import current_actor as api_actor
 from web.api_auth import require_token
 from web.auth import current_actor, current_session, current_user
-from web.context import db_session, discard_changes, web_context
+from web.context import db_session, discard_changes, web_context, when_rendered
 from web.views.api import blueprint as api
 from web.views.evidence import FORM_OVERHEAD, max_file_bytes
 
@@ -348,14 +349,16 @@ def list_reports_api() -> Response:
         limit=limit + 1,
     )
     page = found[:limit]
-    record_audit(
-        session,
-        actor=api_actor(),
-        action="staff_report.read",
-        target="staff_report:list",
-        outcome="success",
-        now=_now(),
-        details={"before": before, "limit": limit, "count": len(page)},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=api_actor(),
+            action="staff_report.read",
+            target="staff_report:list",
+            outcome="success",
+            now=_now(),
+            details={"before": before, "limit": limit, "count": len(page)},
+        )
     )
     more = len(found) > limit
     return _json(
@@ -372,13 +375,15 @@ def get_report_api(number: str) -> Response:
         raise NotFound(N_("No such report."))
     session = db_session()
     facts = report_facts(session, number)
-    record_audit(
-        session,
-        actor=api_actor(),
-        action="staff_report.read",
-        target=f"staff_report:{facts.id}",
-        outcome="success",
-        now=_now(),
+    when_rendered(
+        partial(
+            record_audit,
+            actor=api_actor(),
+            action="staff_report.read",
+            target=f"staff_report:{facts.id}",
+            outcome="success",
+            now=_now(),
+        )
     )
     return _json(**report_document(facts))
 

@@ -15,6 +15,7 @@ import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from typing import Final, ParamSpec
 from zoneinfo import ZoneInfo
 
@@ -34,7 +35,7 @@ from staff_safety.calendar import WorkingDays
 from staff_safety.case_view import CaseView, case_view, list_cases, pseudonyms_of, state_filters
 from staff_safety.models import Approval, PoliceDecision, RiskLevel
 from web.auth import current_actor, current_user
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.forms import form_field
 from web.views.events import page_cursor
 
@@ -81,14 +82,16 @@ def cases() -> str:
         calendar=_calendar(),
         now=_now(),
     )
-    record_audit(
-        db_session(),
-        actor=current_actor(),
-        action="staff_case.read",
-        target="staff_case:list",
-        outcome="success",
-        now=_now(),
-        details={"state": state, "before": before},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="staff_case.read",
+            target="staff_case:list",
+            outcome="success",
+            now=_now(),
+            details={"state": state, "before": before},
+        )
     )
     shown = found[:PAGE_SIZE]
     older = shown[-1].incident.id if len(found) > PAGE_SIZE else None
@@ -106,8 +109,14 @@ def case_page(incident_id: int, *, error: str | None = None, error_for: str | No
     """The case page, its look recorded as a read of the case."""
     session = db_session()
     view = case_view(session, incident_id, calendar=_calendar(), now=_now())
-    record_read(
-        session, actor=current_actor(), record_type="staff_case", record_id=incident_id, now=_now()
+    when_rendered(
+        partial(
+            record_read,
+            actor=current_actor(),
+            record_type="staff_case",
+            record_id=incident_id,
+            now=_now(),
+        )
     )
     return render_template(
         "staff_safety/case.html",

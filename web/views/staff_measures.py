@@ -14,6 +14,7 @@ import functools
 import re
 from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Final, ParamSpec
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -29,7 +30,7 @@ from staff_safety.detection_feed import local_day
 from staff_safety.models import ContactMode, MeasureKind, MeasureStatus
 from staff_safety.vault_crypto import is_pseudonym
 from web.auth import current_actor
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.forms import form_field
 
 P = ParamSpec("P")
@@ -161,14 +162,16 @@ def _register_page(
         pseudonym=filters.get("person"),
         limit=PAGE_SIZE,
     )
-    record_audit(
-        session,
-        actor=current_actor(),
-        action="staff_measure.read",
-        target="staff_measure:list",
-        outcome="success",
-        now=now,
-        details={**filters, "shown": len(found)},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="staff_measure.read",
+            target="staff_measure:list",
+            outcome="success",
+            now=now,
+            details={**filters, "shown": len(found)},
+        )
     )
     return render_template(
         "staff_safety/measures.html",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime
+from functools import partial
 from typing import Final
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
@@ -35,7 +36,7 @@ from staff_safety.statistics import (
     years_with_reports,
 )
 from web.auth import current_actor
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.forms import form_field
 from web.i18n import current_language
 from web.views.evidence import content_disposition
@@ -100,14 +101,16 @@ def release_hold(incident_id: int) -> Response:
 def retention() -> str:
     session = db_session()
     held = cases_on_hold(session)
-    record_audit(
-        session,
-        actor=current_actor(),
-        action="staff_retention.read",
-        target="staff_retention",
-        outcome="success",
-        now=_now(),
-        details={"held": len(held)},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action="staff_retention.read",
+            target="staff_retention",
+            outcome="success",
+            now=_now(),
+            details={"held": len(held)},
+        )
     )
     return render_template(
         "staff_safety/retention.html",
@@ -131,14 +134,16 @@ def _reason() -> str:
 
 
 def _audit(action: str, period: Period, **details: str) -> None:
-    record_audit(
-        db_session(),
-        actor=current_actor(),
-        action=action,
-        target="staff_statistics",
-        outcome="success",
-        now=_now(),
-        details={"first": period.first, "last": period.last, **details},
+    when_rendered(
+        partial(
+            record_audit,
+            actor=current_actor(),
+            action=action,
+            target="staff_statistics",
+            outcome="success",
+            now=_now(),
+            details={"first": period.first, "last": period.last, **details},
+        )
     )
 
 
