@@ -39,6 +39,7 @@ def list_rules(
     enabled: bool | None = None,
     kind: RuleKind | None = None,
     search: str | None = None,
+    limit: int | None = None,
 ) -> list[DetectionRule]:
     """Rules by title; ``search`` finds text in the key, name or title (any case)."""
     query = select(DetectionRule).order_by(DetectionRule.title, DetectionRule.key)
@@ -56,7 +57,7 @@ def list_rules(
                 )
             )
         )
-    return list(session.scalars(query))
+    return list(session.scalars(query.limit(limit)))
 
 
 def find_rule(session: Session, key: str) -> DetectionRule | None:

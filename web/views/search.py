@@ -69,7 +69,7 @@ def _matches(text: str, granted: Permission) -> dict[str, list[object]]:
     if Permission.INCIDENTS_READ in granted:
         results["incidents"] = list(find_incidents(session, text, limit=SHOWN))
     if Permission.RULES_READ in granted:
-        results["rules"] = list(list_rules(session, search=text)[:SHOWN])
+        results["rules"] = list(list_rules(session, search=text, limit=SHOWN))
     return results
 
 
