@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import socket
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -317,6 +318,9 @@ class BackgroundJobs:
         self.clock = clock
         self.holder = holder or new_holder_id()
         self._scheduler = BackgroundScheduler(timezone=UTC)
+        self._stopping = threading.Event()
+        self._running: set[str] = set()  # names of the jobs in a run, for the stop log
+        self._running_lock = threading.Lock()
 
     def run_once(self, job: Job) -> bool:
         """Run ``job`` if this process holds (or can take) its lease; True if it ran."""
@@ -326,15 +330,21 @@ class BackgroundJobs:
                 session, name=job.name, holder=self.holder, now=now, ttl=job.lease_ttl
             ):
                 return False
+        with self._running_lock:
+            self._running.add(job.name)
         try:
             for _round in range(MAX_ROUNDS):
                 with self.database.unit_of_work() as session:
                     more = job.run(session, now)
-                if not more:
+                # A backlog waits for the next process; a stop does not wait for the backlog.
+                if not more or self._stopping.is_set():
                     break
                 now = self.clock.now()
         except Exception:  # the job runner is the one place a broad catch belongs
             log.exception("job %s failed", job.name, extra={"wachter.job": job.name})
+        finally:
+            with self._running_lock:
+                self._running.discard(job.name)
         return True
 
     def start(self) -> None:
@@ -355,7 +365,15 @@ class BackgroundJobs:
         log.info("background jobs started", extra={"wachter.jobs": [job.name for job in self.jobs]})
 
     def stop(self) -> None:
-        """Wait for running jobs, then hand the leases back so another process need not wait."""
+        """Wait for running jobs, then hand the leases back so another process need not wait.
+
+        A job in a run ends after its current round (one short transaction); the log names
+        the jobs waited for, so a stop that hangs says on what.
+        """
+        self._stopping.set()
+        with self._running_lock:
+            waiting_for = sorted(self._running)
+        log.info("stopping background jobs", extra={"wachter.jobs": waiting_for})
         if self._scheduler.running:
             self._scheduler.shutdown(wait=True)
         with self.database.unit_of_work() as session:

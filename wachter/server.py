@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
+import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -21,6 +24,7 @@ from core import Settings
 from wachter.jobs import BackgroundJobs
 
 log = logging.getLogger("wachter")
+SIGNAL_POLL_SECONDS = 0.5
 
 
 @contextmanager
@@ -60,7 +64,10 @@ def wait_for_signal(announce: Callable[[], None]) -> None:
         try:
             announce()
             while True:
-                time.sleep(3600)
+                # Short sleeps, not one long one: the kernel may hand SIGTERM to any thread
+                # (a job's), and Python runs the handler only when the main thread next runs
+                # bytecode. A one-hour sleep left a worker deaf to SIGTERM (seen in CI).
+                time.sleep(SIGNAL_POLL_SECONDS)
         except (KeyboardInterrupt, SystemExit):
             return
 
@@ -75,3 +82,22 @@ def stop_on_sigterm() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def dump_stacks_on_sigusr1() -> None:
+    """``kill -USR1 <pid>`` logs every thread's stack: a stuck process says where it is.
+
+    For the whole life of ``serve`` and ``worker``, so a stop that hangs can be asked too.
+    A Python handler, not ``faulthandler.register(all_threads=True)``: that one reads the
+    other threads' frames while they run and crashed the worker (SIGSEGV) in our tests.
+    """
+    signal.signal(signal.SIGUSR1, _log_stacks)
+
+
+def _log_stacks(_signum: int, _frame: FrameType | None) -> None:
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    stacks = {
+        f"{names.get(ident, 'unknown')} ({ident})": traceback.format_stack(frame)
+        for ident, frame in sys._current_frames().items()
+    }
+    log.warning("thread stacks", extra={"wachter.threads": stacks})

@@ -142,8 +142,14 @@ def test_worker_runs_until_terminated(tmp_path, service_env):
     assert run_wachter("db", "upgrade", cwd=tmp_path, env=service_env).returncode == 0
     with started("worker", cwd=tmp_path, env=service_env) as worker:
         worker.wait_for_line("Wachter worker running")
+        worker.process.send_signal(signal.SIGUSR1)  # asks for the stacks; does not stop it
+        deadline = time.monotonic() + 10
+        while not any('"thread stacks"' in line for line in worker.stderr_lines):
+            assert time.monotonic() < deadline, "no stack dump on SIGUSR1"
+            time.sleep(0.05)
+        assert worker.process.poll() is None
         assert worker.stop(signal.SIGTERM) == 0
-        assert worker.process.returncode == 0
+    assert any('"stopping background jobs"' in line for line in worker.stderr_lines)
 
 
 def test_serve_runs_the_ingest_jobs_its_own_sign_ins_become_events(tmp_path, env):

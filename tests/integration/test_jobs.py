@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -27,6 +28,16 @@ def recording_job(name="count", interval=timedelta(minutes=1)):
         runs.append(now.isoformat())
 
     return Job(name=name, interval=interval, run=run), runs
+
+
+def wait_for_record(caplog, message, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for record in caplog.records:
+            if record.getMessage() == message:
+                return record
+        time.sleep(0.01)
+    raise AssertionError(f"no log record {message!r}")
 
 
 def test_two_processes_never_run_the_same_job_twice(migrated_database):
@@ -99,6 +110,34 @@ def test_the_scheduler_runs_jobs_and_stop_hands_back_the_leases(migrated_databas
         runner.stop()
     with migrated_database.unit_of_work() as session:
         assert session.scalars(select(JobLease).where(JobLease.name == "tick")).all() == []
+
+
+def test_stop_ends_a_backlog_after_its_current_round_and_logs_what_it_waited_for(
+    migrated_database, caplog
+):
+    in_round = threading.Event()
+    release = threading.Event()
+    rounds: list[int] = []
+
+    def endless(session, now):
+        rounds.append(len(rounds))
+        in_round.set()
+        release.wait(timeout=10)
+        return True  # always more work: only the stop ends the run
+
+    job = Job(name="backlog", interval=timedelta(seconds=1), run=endless)
+    runner = BackgroundJobs(migrated_database, [job], clock=FixedClock(), holder="w")
+    runner.start()
+    assert in_round.wait(timeout=10), "the scheduler never ran the job"
+    stopper = threading.Thread(target=runner.stop)
+    with caplog.at_level(logging.INFO, logger="wachter.jobs"):
+        stopper.start()
+        stopping = wait_for_record(caplog, "stopping background jobs")
+        release.set()
+        stopper.join(timeout=10)
+    assert not stopper.is_alive(), "stop waited for the whole backlog"
+    assert rounds == [0]
+    assert stopping.__dict__["wachter.jobs"] == ["backlog"]
 
 
 def test_jobs_need_an_interval_of_at_least_a_second():

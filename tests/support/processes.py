@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -70,9 +71,18 @@ class RunningProcess:
                 return line
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Signal and wait; a process that does not stop fails with its thread stacks."""
         if self.process.poll() is None:
             self.process.send_signal(sig)
-        return self.process.wait(timeout=timeout)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGUSR1)  # serve and worker dump every stack
+            time.sleep(2)
+            raise AssertionError(
+                f"still running {timeout} s after signal {sig}; stderr:\n"
+                + "\n".join(self.stderr_lines[-200:])
+            ) from None
 
 
 @contextmanager

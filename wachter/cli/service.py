@@ -17,7 +17,7 @@ from wachter.cli.demo import load_if_allowed, officer_sign_in
 from wachter.collectors import announcement, collecting
 from wachter.demo import DEFAULT_DAYS, DEFAULT_SEED, Summary
 from wachter.jobs import BackgroundJobs, jobs_for
-from wachter.server import running, serve_http, wait_for_signal
+from wachter.server import dump_stacks_on_sigusr1, running, serve_http, wait_for_signal
 from web import create_app
 
 
@@ -30,6 +30,7 @@ from web import create_app
 )
 def serve(host: str | None, port: int | None) -> None:
     """Run everything in one process: web console, API, collectors and background jobs."""
+    dump_stacks_on_sigusr1()
     settings, database = prepare_command()
     migrate.upgrade(database)
     pack_news = _install_rule_packs(database)
@@ -115,6 +116,7 @@ def _first_run_setup_token(database: Database) -> str | None:
 @cli.command()
 def worker() -> None:
     """Run the collectors and background jobs only (add as many as you need)."""
+    dump_stacks_on_sigusr1()
     settings, database = prepare_command()
     if not migrate.is_up_to_date(database):
         raise StartupFailed("the database schema is not up to date; run `wachter db upgrade` first")
