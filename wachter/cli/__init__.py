@@ -1,39 +1,9 @@
-"""The ``wachter`` command line. Each command group is a module that registers on ``cli``."""
+"""The ``wachter`` command line. Each command group is a module that registers on ``cli``,
+imported when its command runs (``wachter.cli.base.COMMAND_MODULES``)."""
 
-from wachter.cli import (
-    alerts_export,
-    audit,
-    db,
-    demo,
-    detect,
-    incidents,
-    ingest,
-    keys,
-    rules,
-    service,
-    tokens,
-    users,
-    vault,
-)
 from wachter.cli.base import cli
 
-__all__ = [
-    "alerts_export",
-    "audit",
-    "cli",
-    "db",
-    "demo",
-    "detect",
-    "incidents",
-    "ingest",
-    "keys",
-    "main",
-    "rules",
-    "service",
-    "tokens",
-    "users",
-    "vault",
-]
+__all__ = ["cli", "main"]
 
 
 def main() -> None:

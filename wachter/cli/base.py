@@ -6,6 +6,7 @@ command with one line on stderr that names the variable, and exit code 2.
 
 from __future__ import annotations
 
+import importlib
 import os
 from typing import Any
 
@@ -23,7 +24,40 @@ class StartupFailed(click.ClickException):
     exit_code = EXIT_CONFIG
 
 
+# Each command's module, imported only when that command runs (``_Group.get_command``):
+# importing every module made each invocation spend two seconds loading Flask, pySigma,
+# stix2 and fpdf that most commands never use. tests/cli/test_cli_startup.py keeps this
+# table equal to what the modules register.
+COMMAND_MODULES = {
+    "alerts": "alerts_export",
+    "audit": "audit",
+    "db": "db",
+    "demo": "demo",
+    "detect": "detect",
+    "ingest": "ingest",
+    "keys": "keys",
+    "lists": "rules",
+    "parse": "ingest",
+    "playbooks": "incidents",
+    "rules": "rules",
+    "serve": "service",
+    "token": "tokens",
+    "user": "users",
+    "vault": "vault",
+    "version": "db",
+    "worker": "service",
+}
+
+
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(f"wachter.cli.{COMMAND_MODULES[cmd_name]}")
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)

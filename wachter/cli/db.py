@@ -1,6 +1,8 @@
-"""Schema migrations: ``wachter db upgrade|downgrade|current|revision``."""
+"""Schema migrations: ``wachter db upgrade|downgrade|current|revision``; ``wachter version``."""
 
 from __future__ import annotations
+
+from importlib.metadata import version as package_version
 
 import click
 
@@ -53,3 +55,9 @@ def revision(message: str) -> None:
     """Write a new migration from the models (for developers)."""
     _settings, database = prepare_command()
     migrate.make_revision(database, metadata(), message)
+
+
+@cli.command()
+def version() -> None:
+    """Show the version of Wachter and of its database schema."""
+    click.echo(f"wachter {package_version('wachter')} (schema {migrate.head_revision()})")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from importlib.metadata import version as package_version
 
 import click
 
@@ -128,9 +127,3 @@ def worker() -> None:
             click.echo(announcement(listener))
         wait_for_signal(lambda: click.echo("Wachter worker running; stop with Ctrl+C"))
     database.dispose()
-
-
-@cli.command()
-def version() -> None:
-    """Show the version of Wachter and of its database schema."""
-    click.echo(f"wachter {package_version('wachter')} (schema {migrate.head_revision()})")
