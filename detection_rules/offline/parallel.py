@@ -44,10 +44,12 @@ import pickle
 import queue
 import signal
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from multiprocessing.connection import wait
 from types import TracebackType
 from typing import Any, Final
 
@@ -75,6 +77,7 @@ from detection_rules.offline.run import END_OF_TIME, AlertWriter, alert_line
 CHUNKS_PER_WORKER: Final = 2
 # How soon a worker that died is noticed, and a parent that died by its workers.
 POLL_SECONDS: Final = 0.5
+STOP_SECONDS: Final = 10  # for the workers to end after the last chunk
 PR_SET_PDEATHSIG: Final = 1  # linux/prctl.h
 
 
@@ -367,16 +370,33 @@ class Workers:
                 _unpickled(self._results.get(timeout=0.1)[1])
         except queue.Empty:
             pass
-        raise WorkerFailed(
-            N_("A worker process ended unexpectedly (exit code %(code)s)."), code=ended[0]
-        )
+        raise _worker_failed(ended[0])
 
     def _stop(self) -> None:
-        for _ in self._processes:
-            self._tasks.put(None)
-        for process in self._processes:
-            process.join(timeout=10)
-        self._end()
+        """Ask every worker to end; one that died meanwhile fails the run, as during it.
+
+        Waited for together, not one by one: a worker killed while waiting for a chunk dies
+        holding the task queue's read lock, so the others never read their end marker and
+        would each have been waited for in full (the end of input can come before the
+        parent sees that death, seen in CI).
+        """
+        try:
+            for _ in self._processes:
+                self._tasks.put(None)
+            deadline = time.monotonic() + STOP_SECONDS
+            while (running := [p for p in self._processes if p.exitcode is None]) and (
+                left := deadline - time.monotonic()
+            ) > 0:
+                self._raise_if_one_failed()
+                wait([process.sentinel for process in running], timeout=min(left, POLL_SECONDS))
+            self._raise_if_one_failed()
+        finally:
+            self._end()
+
+    def _raise_if_one_failed(self) -> None:
+        failed = [process.exitcode for process in self._processes if process.exitcode]
+        if failed:
+            raise _worker_failed(failed[0])
 
     def _end(self) -> None:
         for process in self._processes:
@@ -394,6 +414,10 @@ class Workers:
         self._results.close()
         if self._unfreeze:
             gc.unfreeze()
+
+
+def _worker_failed(code: int) -> WorkerFailed:
+    return WorkerFailed(N_("A worker process ended unexpectedly (exit code %(code)s)."), code=code)
 
 
 def _unpickled(payload: bytes) -> ChunkResult:

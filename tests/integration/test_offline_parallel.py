@@ -244,6 +244,23 @@ def test_a_worker_that_dies_ends_the_run(rule_set, tmp_path, small_chunks, monke
     assert multiprocessing.active_children() == []
 
 
+def test_a_worker_killed_while_idle_fails_the_run_even_when_its_death_is_seen_last(rule_set):
+    # Killed waiting for a chunk, it dies holding the task queue's read lock: the other
+    # worker can never read its end marker. Nothing is read before the end of input, so
+    # only the stop can notice the death; it must say so, and soon.
+    started = time.monotonic()
+    with (  # noqa: PT012 - the kill is inside the workers' lifetime, the raise at their stop
+        pytest.raises(WorkerFailed, match=r"ended unexpectedly \(exit code -9\)"),
+        Workers(DetectionEngine(rule_set), 2) as workers,
+    ):
+        time.sleep(0.5)  # both workers blocked reading the task queue
+        victim = workers._processes[0]
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(timeout=10)
+    assert time.monotonic() - started < parallel.STOP_SECONDS
+    assert multiprocessing.active_children() == []
+
+
 def test_no_more_than_two_chunks_per_worker_are_in_flight(rule_set):
     line = lines(WHOAMI_EVENT).encode()
     output = io.BytesIO()
