@@ -64,9 +64,18 @@ def start_session(
 
 
 def load_session(
-    session: Session, *, token: str | None, user: User | None = None, now: datetime
+    session: Session,
+    *,
+    token: str | None,
+    user: User | None = None,
+    now: datetime,
+    touch: bool = True,
 ) -> AuthSession | None:
-    """The live session for ``token``, or None (unknown, expired: expired rows are removed)."""
+    """The live session for ``token``, or None (unknown, expired: expired rows are removed).
+
+    ``touch`` records the activity at once; a caller that wants it later (a page view,
+    after rendering) passes False and calls ``touch_session`` itself.
+    """
     if not token or len(token) > 100:
         return None
     auth = session.get(AuthSession, _digest(token))
@@ -77,10 +86,16 @@ def load_session(
         session.delete(auth)
         session.flush()
         return None
+    if touch:
+        touch_session(session, auth=auth, now=now)
+    return auth
+
+
+def touch_session(session: Session, *, auth: AuthSession, now: datetime) -> None:
+    """Record activity on ``auth``: its last-seen time, written at most every half minute."""
     if now - auth.last_seen_at >= _TOUCH_INTERVAL:
         auth.last_seen_at = now
         session.flush()
-    return auth
 
 
 def is_expired(auth: AuthSession, user: User, now: datetime) -> bool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
@@ -199,7 +201,11 @@ def _sqlite_engine(url: URL) -> Engine:
         options = connection.get_execution_options()
         deferred = options.get(READ_ONLY, False) or options.get(READ_MOSTLY, False)
         connection.info[_LOCK_BEFORE_WRITING] = bool(options.get(READ_MOSTLY, False))
-        connection.exec_driver_sql("BEGIN" if deferred else "BEGIN IMMEDIATE")
+        if deferred:
+            connection.exec_driver_sql("BEGIN")
+        else:
+            with waiting_for_the_write_lock():
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "before_cursor_execute")
     def _lock_before_writing(
@@ -222,7 +228,22 @@ def take_write_lock(connection: Connection, cursor: Any | None = None) -> None:
     connection.info[_LOCK_BEFORE_WRITING] = False
     target: Any = cursor if cursor is not None else connection.connection.dbapi_connection
     target.execute("COMMIT")
-    target.execute("BEGIN IMMEDIATE")
+    with waiting_for_the_write_lock():
+        target.execute("BEGIN IMMEDIATE")
+
+
+# Seconds this thread (a web request, a job) has waited for SQLite's write lock since the
+# caller last reset it: the console's Server-Timing header reports it per request.
+write_lock_wait: ContextVar[float] = ContextVar("write_lock_wait", default=0.0)
+
+
+@contextmanager
+def waiting_for_the_write_lock() -> Iterator[None]:
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        write_lock_wait.set(write_lock_wait.get() + time.perf_counter() - started)
 
 
 @event.listens_for(Session, "do_orm_execute")

@@ -8,6 +8,7 @@ read fresh on every request, so a role change or a revoked session counts at onc
 from __future__ import annotations
 
 import logging
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,7 +22,7 @@ from access_control import audit as audit_trail
 from access_control.errors import StepUpRequired
 from access_control.models import AuthSession, User
 from access_control.sessions import Stage
-from web.context import db_session, web_context
+from web.context import db_session, web_context, when_rendered
 from web.policy import Access, Rule, rule_for
 from web.security import request_id, safe_redirect_target
 
@@ -145,11 +146,14 @@ def _load_identity() -> None:
     token = session.get(SESSION_TOKEN)
     if not isinstance(token, str):
         return
-    database_session = db_session()
-    auth = sessions.load_session(database_session, token=token, now=web_context().clock.now())
+    database_session, now = db_session(), web_context().clock.now()
+    auth = sessions.load_session(database_session, token=token, now=now, touch=False)
     if auth is None:
         session.pop(SESSION_TOKEN, None)
         return
+    # A page view writes the last-seen time after rendering, as its audit entry: written
+    # here it held SQLite's write lock through the whole view (bench/console).
+    when_rendered(partial(sessions.touch_session, auth=auth, now=now))
     g.auth = auth
     g.user = database_session.get(User, auth.user_id)
     g.identity = (g.user.username, g.user.id) if g.user is not None else None

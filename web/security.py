@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, request
 
+from storage.database import write_lock_wait
+
 CONTENT_SECURITY_POLICY = "; ".join(
     [
         "default-src 'self'",
@@ -56,6 +58,7 @@ def request_id() -> str:
 def _start() -> None:
     g.request_id = secrets.token_hex(8)
     g.request_started = time.perf_counter()
+    write_lock_wait.set(0.0)
 
 
 def _finish(response: Response) -> Response:
@@ -87,10 +90,13 @@ def _finish(response: Response) -> Response:
 
 
 def _server_timing(response: Response) -> Response:
-    """The request's time in the app, commit included, for load generators and the
-    browser's network panel (bench/console)."""
+    """The request's time in the app, commit included, and the part of it spent waiting
+    for SQLite's write lock, for load generators and the browser's network panel."""
     elapsed = time.perf_counter() - g.get("request_started", time.perf_counter())
-    response.headers["Server-Timing"] = f"app;dur={elapsed * 1000:.1f}"
+    waited = write_lock_wait.get()
+    response.headers["Server-Timing"] = (
+        f"app;dur={elapsed * 1000:.1f}, lock;dur={waited * 1000:.1f}"
+    )
     return response
 
 

@@ -199,6 +199,6 @@ def test_forwarded_https_is_ignored_without_trusted_proxies(
 
 def test_server_timing_covers_the_request_up_to_its_commit(app: Flask, client: FlaskClient):
     response = client.get("/login")
-    assert re.fullmatch(r"app;dur=\d+\.\d", response.headers["Server-Timing"])
+    assert re.fullmatch(r"app;dur=\d+\.\d, lock;dur=\d+\.\d", response.headers["Server-Timing"])
     # After-request functions run last-registered first: the timing is the last to run.
     assert app.after_request_funcs[None][0].__name__ == "_server_timing"
