@@ -44,7 +44,7 @@ from web.auth import current_actor, current_user
 from web.context import db_session, web_context, when_rendered
 from web.forms import form_errors_in_place, form_field
 from web.views.events import page_cursor
-from web.views.incident_page import incident_page, people_named
+from web.views.incident_page import incident_page, people_named, people_options
 
 P = ParamSpec("P")
 blueprint = Blueprint("incidents", __name__)
@@ -66,6 +66,7 @@ def _template_values() -> dict[str, object]:
         "task_statuses": list(TaskStatus),
         "entity_kinds": list(EntityKind),
         "assignable": lambda: assignable_users(db_session()),
+        "people_options": people_options,
     }
 
 
