@@ -13,6 +13,9 @@ most (total over the repeats, calls, mean ms), each with its ``EXPLAIN QUERY PLA
 from __future__ import annotations
 
 import argparse
+import cProfile
+import os
+import pstats
 import re
 import shutil
 import sqlite3
@@ -62,6 +65,9 @@ def main() -> None:
     parser.add_argument("paths", nargs="+")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--top", type=int, default=6, help="statements shown per page [6]")
+    parser.add_argument(
+        "--python", type=int, default=0, metavar="N", help="also the N costliest Python functions"
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--alerts", type=int, default=10_000)
     parser.add_argument("--incidents", type=int, default=2_000)
@@ -91,6 +97,8 @@ def main() -> None:
             client.post(path, data={"csrf_token": token.group(1), **data})
         for path in options.paths:
             profile(client, timer, directory / "wachter.db", path, options.repeat, options.top)
+            if options.python:
+                profile_python(client, path, options.repeat, options.python)
         database.dispose()
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -126,6 +134,17 @@ def profile(
         except sqlite3.Error as error:
             print(f"    plan: ({error})")
     plans.close()
+
+
+def profile_python(client: Any, path: str, repeat: int, top: int) -> None:
+    """cProfile over ``repeat`` fetches: the functions with the most time of their own."""
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repeat):
+        client.get(path)
+    profiler.disable()
+    print(f"\n### Python, {repeat} fetches of {path}")
+    pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "tottime")).print_stats(top)
 
 
 if __name__ == "__main__":

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+import orjson
 from flask import (
     Blueprint,
     Response,
@@ -49,6 +50,7 @@ from ingest.search.histogram import find_event_histogram
 from storage.search import SearchBackend, backend_for
 from web.auth import current_actor
 from web.context import db_session, discard_changes, web_context, when_rendered
+from web.event_histogram import draw
 from web.forms import form_errors_in_place, form_field
 
 blueprint = Blueprint("events", __name__)
@@ -92,7 +94,13 @@ def search() -> str:
     # Nothing asked and nothing found: the store is empty, so say how events get in.
     searched = bool(filters) or "before" in request.args
     return render_template(
-        "events/search.html", page=page, filters=filters, searched=searched, histogram=histogram
+        "events/search.html",
+        page=page,
+        filters=filters,
+        searched=searched,
+        histogram=draw(histogram, query=filters.get("q"))
+        if histogram and histogram.total
+        else None,
     )
 
 
@@ -231,13 +239,6 @@ def _time_text(args: MultiDict[str, str], name: str) -> str:
     return text
 
 
-@blueprint.app_template_filter("iso_utc")
-def iso_utc(moment: datetime) -> str:
-    """A time as the search's ``since``/``until`` read it: ISO 8601 in UTC, ``Z``."""
-    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{text}.{moment.microsecond:06d}Z" if moment.microsecond else f"{text}Z"
-
-
 @blueprint.app_template_filter("histogram_step")
 def histogram_step(step: timedelta) -> str:
     """A bucket size in words: "5 minutes", "1 hour", "7 days"."""
@@ -260,8 +261,21 @@ def visible(text: object) -> Markup:
 @blueprint.app_template_filter("event_json")
 def event_json(document: Any) -> Markup:
     """A document as indented JSON (still valid JSON), invisible characters marked."""
-    text = json.dumps(document, indent=2, ensure_ascii=False)
-    return _mark_hidden(text, json_escapes=True)
+    return _mark_hidden(document_text(document), json_escapes=True)
+
+
+def document_text(document: Any) -> str:
+    """``json.dumps(document, indent=2, ensure_ascii=False)``, by orjson where it can.
+
+    orjson writes the same text many times faster (a search page shows 50 documents),
+    floats in the shortest form as they are stored (``1e-9``, not ``1e-09``); what it
+    refuses (a lone surrogate, an integer past 64 bits: a cluster's document may hold
+    either) goes through ``json``.
+    """
+    try:
+        return orjson.dumps(document, option=orjson.OPT_INDENT_2).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(document, indent=2, ensure_ascii=False)
 
 
 def _mark_hidden(text: str, *, json_escapes: bool) -> Markup:
