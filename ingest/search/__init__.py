@@ -55,7 +55,7 @@ def find_events(
     query: str,
     since: datetime | str | None = None,
     until: datetime | str | None = None,
-    before: int | None = None,
+    before: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
     now: datetime,
 ) -> EventPage:

@@ -2,8 +2,9 @@
 
 ``search_cluster_events`` answers what ``ingest.search.search_events`` answers on SQL, over
 Wachter's own indices ``<prefix>-events-*``: the same ``parse_query`` conditions, the same
-``EventPage`` (newest first by the SQL event id every document carries as
-``wachter.event_id``, paged by ``before``) and the same errors for bad input.
+``EventPage`` (newest first by ``@timestamp``, ties by the SQL event id every document
+carries as ``wachter.event_id``, paged by the same ``before`` cursor through
+``search_after``) and the same errors for bad input.
 
 This module sends the requests: the types of the fields a condition names (the cluster's
 ``_field_caps``), then the search, and turns hits into ``FoundEvent``. The condition becomes
@@ -36,6 +37,7 @@ from ingest.search.cluster_query import (
     wildcard_pattern,
 )
 from ingest.search.conditions import TIMESTAMP_FIELD, Condition
+from ingest.search.cursor import EventCursor
 from ingest.search.language import parse_query
 from ingest.search.service import EventPage, found_in_document, page_size, time_range
 from storage.search import SearchBackend, SearchRejected, SearchUnavailable, events_pattern
@@ -73,32 +75,39 @@ def search_cluster_events(
     query: str,
     since: datetime | str | None,
     until: datetime | str | None,
-    before: int | None,
+    before: str | None,
     limit: int,
     now: datetime,
 ) -> EventPage:
     """One page of events in ``<prefix>-events-*`` matching ``query``, newest first."""
-    size = page_size(before, limit)
+    size = page_size(limit)
+    cursor = EventCursor.parse(before) if before is not None else None
     condition = parse_query(query, now=now)
     start, end = time_range(since, until, now=now)
     pattern = events_pattern(prefix)
     with _cluster_errors():
         filters = _filters(backend, pattern, condition, start, end)
-        if before is not None:
-            filters.append({"range": {EVENT_ID_FIELD: {"lt": before}}})
-        body = {
+        body: Query = {
             "query": {"bool": {"filter": filters}},
-            "sort": [{EVENT_ID_FIELD: {"order": "desc", "unmapped_type": "long"}}],
+            "sort": [
+                {TIMESTAMP_FIELD: {"order": "desc"}},
+                {EVENT_ID_FIELD: {"order": "desc", "unmapped_type": "long"}},
+            ],
             "size": size + 1,
             "track_total_hits": False,
         }
+        if cursor is not None:  # the cluster's times are milliseconds
+            body["search_after"] = [cursor.micros // 1000, cursor.event_id]
         found = backend.search(pattern, body)
     _check_shards(found)
     hits = found["hits"]["hits"]
     events = tuple(
         found_in_document(hit["_source"], event_id_field=EVENT_ID_FIELD) for hit in hits[:size]
     )
-    return EventPage(events=events, next_before=events[-1].id if len(hits) > size else None)
+    if len(hits) <= size:
+        return EventPage(events=events, next_before=None)
+    millis, event_id = hits[size - 1]["sort"]
+    return EventPage(events=events, next_before=str(EventCursor(int(millis) * 1000, event_id)))
 
 
 def count_cluster_events_by_time(

@@ -1,8 +1,7 @@
-"""``search_events``: one page of events matching a query, newest first.
+"""``search_events``: one page of events matching a query, newest first by the event's time.
 
-Paging is by keyset: a page ends with ``next_before``, the id to pass as ``before`` for
-the page after it, so events arriving meanwhile never shift a page (no gaps, no
-duplicates) and a deep page costs what the first one does.
+Paging is by keyset: a page ends with ``next_before``, the cursor (``ingest.search.cursor``)
+to pass as ``before`` for the page after it.
 """
 
 from __future__ import annotations
@@ -13,20 +12,20 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core import InvalidInput
 from core.i18n import N_
 from ingest.errors import InvalidTimeRange
 from ingest.search import sql
+from ingest.search.cursor import EventCursor
 from ingest.search.language import parse_query
 from ingest.search.values import end_of_day, parse_time
 from storage.events import COLUMN_LIMITS, Event
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
-MAX_EVENT_ID = 2**63 - 1
 SUMMARY_LENGTH = 300
 # What the results table shows for an event, in this order of preference.
 SUMMARY_FIELDS = (("message",), ("event", "original"), ("event", "action"))
@@ -62,7 +61,7 @@ class FoundEvent:
 @dataclass(frozen=True, slots=True)
 class EventPage:
     events: tuple[FoundEvent, ...]
-    next_before: int | None  # ``before`` for the next, older page; None on the last
+    next_before: str | None  # ``before`` for the next, older page; None on the last
 
 
 def search_events(
@@ -71,7 +70,7 @@ def search_events(
     query: str,
     since: datetime | str | None = None,
     until: datetime | str | None = None,
-    before: int | None = None,
+    before: str | None = None,
     limit: int = DEFAULT_PAGE_SIZE,
     now: datetime | None = None,
 ) -> EventPage:
@@ -82,24 +81,32 @@ def search_events(
     ``limit`` above ``MAX_PAGE_SIZE`` is cut to it. ``now`` defaults to the current time.
     """
     now = now or datetime.now(UTC)
-    size = page_size(before, limit)
+    size = page_size(limit)
+    cursor = EventCursor.parse(before) if before is not None else None
     statement = select(Event).where(sql.where(parse_query(query, now=now)))
     start, end = time_range(since, until, now=now)
     if start is not None:
         statement = statement.where(Event.timestamp >= start)
     if end is not None:
         statement = statement.where(Event.timestamp < end)
-    if before is not None:
-        statement = statement.where(Event.id < before)
-    rows = list(session.scalars(statement.order_by(Event.id.desc()).limit(size + 1)))
+    if cursor is not None:
+        moment = cursor.moment
+        statement = statement.where(
+            Event.timestamp <= moment,  # the index range; the pair below decides the tie
+            or_(Event.timestamp < moment, Event.id < cursor.event_id),
+        )
+    newest_first = (Event.timestamp.desc(), Event.id.desc())
+    rows = list(session.scalars(statement.order_by(*newest_first).limit(size + 1)))
     found = tuple(_found(row) for row in rows[:size])
-    return EventPage(events=found, next_before=found[-1].id if len(rows) > size else None)
+    last = found[-1] if len(rows) > size else None
+    return EventPage(
+        events=found,
+        next_before=str(EventCursor.of(last.timestamp, last.id)) if last else None,
+    )
 
 
-def page_size(before: int | None, limit: int) -> int:
-    """How many events a page holds (``limit``, at most ``MAX_PAGE_SIZE``); checks ``before``."""
-    if before is not None and not 1 <= before <= MAX_EVENT_ID:
-        raise InvalidInput(N_("That page does not exist."), field="before")
+def page_size(limit: int) -> int:
+    """How many events a page holds: ``limit``, at most ``MAX_PAGE_SIZE``."""
     if limit < 1:
         raise InvalidInput(
             N_("The page size must be at least 1 (at most %(limit)d are shown)."),

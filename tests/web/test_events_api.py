@@ -138,7 +138,10 @@ def test_a_limit_above_the_cap_is_cut_to_five_hundred(client, reader, rollback_d
     store(rollback_database, *({"message": "m"} for _ in range(501)))
     body = client.get("/api/v1/events?limit=100000", headers=reader).get_json()
     assert len(body["events"]) == 500
-    assert body["next"] == body["events"][-1]["id"]
+    assert body["next"].endswith(f"-{body['events'][-1]['id']}")
+    rest = client.get(f"/api/v1/events?limit=100000&before={body['next']}", headers=reader)
+    assert len(rest.get_json()["events"]) == 1
+    assert rest.get_json()["next"] is None
 
 
 def test_a_token_without_the_read_scope_is_refused(client, rollback_database, clock):

@@ -56,6 +56,7 @@ from web.forms import form_errors_in_place, form_field
 blueprint = Blueprint("events", __name__)
 PAGE_SIZE = DEFAULT_PAGE_SIZE
 MAX_TIME_TEXT = 64  # longer is no time we read; keeps the audit entry small too
+MAX_CURSOR_TEXT = 64  # a page cursor is at most 39 characters
 _NUMBER = re.compile(r"[0-9]{1,19}", re.ASCII)
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 _SEARCH_BACKEND = "wachter.event_search_backend"  # one client (and its pool) per app
@@ -174,7 +175,7 @@ def run_search(args: MultiDict[str, str], *, limit: int, now: datetime | None = 
     read ``now-24h`` once for the search and its histogram.
     """
     query, since, until = args.get("q", ""), _time_text(args, "since"), _time_text(args, "until")
-    before = page_cursor(args)
+    before = _cursor_text(args)
     database_session, now = db_session(), now or web_context().clock.now()
     page = find_events(
         database_session,
@@ -228,6 +229,14 @@ def page_cursor(args: MultiDict[str, str]) -> int | None:
     if not _NUMBER.fullmatch(text) or int(text) < 1:
         raise InvalidInput(N_("That page does not exist."), field="before")
     return int(text)
+
+
+def _cursor_text(args: MultiDict[str, str]) -> str | None:
+    """``before`` as given (the search reads it), refused at once when no cursor is that long."""
+    text = args.get("before", "").strip()
+    if len(text) > MAX_CURSOR_TEXT:
+        raise InvalidInput(N_("That page does not exist."), field="before")
+    return text or None
 
 
 def _time_text(args: MultiDict[str, str], name: str) -> str:

@@ -179,19 +179,28 @@ def search(backend: FakeBackend, query: str = "", **arguments: Any):
     )  # fmt: skip
 
 
+MOMENT_MS = 1_772_272_800_000  # 2026-02-28T10:00:00Z
+
+
 def hit(event_id: int) -> dict[str, Any]:
-    return {"_source": {"wachter.event_id": event_id, "@timestamp": "2026-02-28T10:00:00Z"}}
+    return {
+        "_source": {"wachter.event_id": event_id, "@timestamp": "2026-02-28T10:00:00Z"},
+        "sort": [MOMENT_MS, event_id],
+    }
 
 
-def test_a_page_asks_one_more_than_it_shows_newest_first_before_the_cursor():
+def test_a_page_asks_one_more_than_it_shows_newest_first_after_the_cursor():
     backend = FakeBackend({"_shards": {"failed": 0}, "hits": {"hits": [hit(9), hit(7), hit(4)]}})
-    page = search(backend, before=10, limit=2)
+    page = search(backend, before=f"{MOMENT_MS * 1000 + 999}-10", limit=2)
     assert [event.id for event in page.events] == [9, 7]
-    assert page.next_before == 7
+    assert page.next_before == f"{MOMENT_MS * 1000}-7"  # the cluster's milliseconds
     [body] = backend.bodies
     assert body["size"] == 3
-    assert body["sort"] == [{"wachter.event_id": {"order": "desc", "unmapped_type": "long"}}]
-    assert {"range": {"wachter.event_id": {"lt": 10}}} in body["query"]["bool"]["filter"]
+    assert body["sort"] == [
+        {"@timestamp": {"order": "desc"}},
+        {"wachter.event_id": {"order": "desc", "unmapped_type": "long"}},
+    ]
+    assert body["search_after"] == [MOMENT_MS, 10]
 
 
 def test_the_page_size_is_capped_at_five_hundred():
