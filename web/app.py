@@ -11,7 +11,7 @@ from access_control.secret_box import SecretBox
 from core import Clock, ConfigError, Settings, SystemClock
 from staff_safety.vault import keyring_for
 from storage import Database
-from web import auth, context, errors, i18n, security
+from web import auth, context, errors, i18n, labels, security
 from web.views import (
     account,
     admin,
@@ -82,6 +82,7 @@ def create_app(
     auth.init_app(app)
     errors.init_app(app)
     i18n.init_app(app)
+    labels.init_app(app)
     csrf.init_app(app)
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(console.blueprint)
