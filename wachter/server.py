@@ -7,6 +7,7 @@ runs the same on every platform (docs/adr/0003-waitress.md).
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -52,10 +53,24 @@ def serve_http(
     )
     bound_port = server.effective_port  # type: ignore[union-attr]
     shown_host = f"[{host}]" if ":" in host else host
+    freeze_what_startup_made()
     with stop_on_sigterm():  # before announcing: a supervisor may signal as soon as it reads it
         announce(f"http://{shown_host}:{bound_port}")
         log.info("listening", extra={"server.address": host, "server.port": bound_port})
         server.run()
+
+
+def freeze_what_startup_made() -> None:
+    """Move every object made so far out of the garbage collector's sight (``gc.freeze``).
+
+    Modules, the app, its compiled templates and the ORM's metadata live as long as the
+    process; collecting the oldest generation walked all of them (near 300,000 objects), a
+    pause of 110-140 ms with every request thread stopped, which bench/console saw as the
+    console's slowest page views. Frozen, they are never scanned (nor freed: they would not
+    be anyway); a full collection walks only what requests and jobs made since.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def wait_for_signal(announce: Callable[[], None]) -> None:
