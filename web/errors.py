@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from access_control.errors import StepUpRequired
 from core import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied
+from storage import DatabaseFault, database_fault
 from web.auth import record_after_rollback
 from web.context import discard_changes
 from web.security import request_id
@@ -65,8 +66,9 @@ def handle_error(error: Exception) -> Response | HTTPException:
         return error  # routing redirects (e.g. a missing trailing slash) are not errors
     discard_changes()
     _audit_refusal(error)
-    status, message, headers = _describe(error)
-    if status >= 500:
+    fault = _database_fault(error)
+    status, message, headers = fault or _describe(error)
+    if status >= 500 and fault is None:
         cause = getattr(error, "original_exception", None) or error
         log.error("unhandled error", exc_info=cause, extra={"http.request.id": request_id()})
     accept = request.accept_mimetypes  # no Accept header means any type (RFC 9110 12.5.1)
@@ -132,3 +134,27 @@ def _describe(error: Exception) -> tuple[int, str, list[tuple[str, str]]]:
                 return status, message, []
         return 400, message, []
     return 500, str(_TITLES[500]), []
+
+
+# A database that is busy, full or away is a 503 that says so and when to try again, not an
+# "internal error": nothing of the request was stored (its transaction is rolled back).
+_FAULTS = {
+    DatabaseFault.BUSY: (_l("The database is busy. Nothing was stored; try again in a moment."), 5),
+    DatabaseFault.UNREACHABLE: (
+        _l("The database cannot be reached. Nothing was stored; try again in a moment."),
+        10,
+    ),
+    DatabaseFault.FULL: (
+        _l("The database's disk is full. Nothing was stored; an administrator must make room."),
+        60,
+    ),
+}
+
+
+def _database_fault(error: Exception) -> tuple[int, str, list[tuple[str, str]]] | None:
+    fault = database_fault(getattr(error, "original_exception", None) or error)
+    if fault is None:
+        return None
+    message, retry_after = _FAULTS[fault]
+    log.error("database fault", extra={"wachter.database_fault": str(fault)})
+    return 503, str(message), [("Retry-After", str(retry_after))]
