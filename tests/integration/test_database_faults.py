@@ -38,16 +38,20 @@ def sqlite_file(tmp_path):
     return path
 
 
-def test_the_write_lock_held_elsewhere_is_busy(sqlite_file):
+def busy_error(sqlite_file) -> DBAPIError:
+    """What a writer gets while another connection holds SQLite's write lock (no waiting)."""
     holder = sqlite3.connect(sqlite_file, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         engine = create_engine(f"sqlite:///{sqlite_file}", connect_args={"timeout": 0})
-        error = raised(engine, "BEGIN IMMEDIATE")
+        return raised(engine, "BEGIN IMMEDIATE")
     finally:
         holder.execute("ROLLBACK")
         holder.close()
-    assert database_fault(error) is DatabaseFault.BUSY
+
+
+def test_the_write_lock_held_elsewhere_is_busy(sqlite_file):
+    assert database_fault(busy_error(sqlite_file)) is DatabaseFault.BUSY
 
 
 def test_a_full_database_is_full(sqlite_file):
@@ -77,14 +81,7 @@ def test_a_mistake_in_a_statement_is_no_fault(sqlite_file):
 @pytest.mark.one_backend
 @pytest.mark.parametrize(("path", "wants"), [("/api/v1/events", "json"), ("/alerts", "html")])
 def test_a_busy_database_is_a_503_that_says_so_and_when_to_try_again(app, sqlite_file, path, wants):
-    holder = sqlite3.connect(sqlite_file, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")
-    try:
-        engine = create_engine(f"sqlite:///{sqlite_file}", connect_args={"timeout": 0})
-        error = raised(engine, "BEGIN IMMEDIATE")
-    finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+    error = busy_error(sqlite_file)
     headers = {"Accept-Language": "en"}
     with app.test_request_context(path, method="POST", headers=headers):
         app.preprocess_request()  # the request's own hooks (request id, identity)
