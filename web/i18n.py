@@ -44,9 +44,9 @@ def request_translations() -> NullTranslations:
     """The request's catalogue, looked up once per request and kept on ``g``.
 
     Flask-Babel's template callables look it up again for every string (about ten
-    context-local lookups each); with some 400 strings on an incident page that was a third
-    of its rendering time (bench/console). The locale is fixed for a request: it comes from
-    the cookie or the browser, and the language switch answers with a redirect.
+    context-local lookups each, some 400 strings on an incident page; bench/console). The
+    locale is fixed for a request: it comes from the cookie or the browser, and the language
+    switch answers with a redirect.
     """
     found: NullTranslations | None = g.get("_wachter_translations")
     if found is None:
