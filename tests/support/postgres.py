@@ -74,6 +74,15 @@ class TemporaryCluster:
             "--no-sync",
             "--no-instructions",
         )
+        self.resume()
+
+    def halt(self) -> None:
+        """Stop the server as an operator's restart does (open connections are cut, what was
+        committed is kept), keeping its data and port for ``resume``."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start the server on its data and port (after ``start`` made them, or ``halt``)."""
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
             "-c unix_socket_directories='' -c fsync=off -c synchronous_commit=off "

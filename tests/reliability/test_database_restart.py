@@ -1,0 +1,90 @@
+"""PostgreSQL restarted under a running Wachter: while it is away, readiness says so and a
+shipper's batch is refused with a 503 that says why and when to retry (nothing half-stored);
+when it is back, the same process serves again without anyone touching it, and the batch
+sent again is stored once."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import orjson
+import pytest
+from sqlalchemy import func, select
+
+from access_control.tokens import Scope
+from core import FixedClock, Settings
+from storage import Database, migrate
+from storage.events import Event
+from tests.conftest import (
+    CHEAP_ARGON2,
+    TEST_ENCRYPTION_KEY,
+    TEST_SECRET_KEY,
+    TEST_VAULT_KEYS,
+    unavailable,
+)
+from tests.support.postgres import TemporaryCluster, find_server_binaries
+from tests.support.tokens import bearer, issue_token
+from web import create_app
+
+
+@pytest.fixture
+def cluster() -> Iterator[TemporaryCluster]:
+    """A cluster of this test's own: the suite's shared one must not be stopped."""
+    bindir = find_server_binaries()
+    if bindir is None:
+        unavailable("PostgreSQL server binaries not found; install Debian's postgresql")
+    assert bindir is not None
+    own = TemporaryCluster(bindir)
+    try:
+        own.start()
+        yield own
+    finally:
+        own.stop()
+
+
+def batch(name: str) -> bytes:
+    document = {"@timestamp": "2026-01-01T00:00:00Z", "event": {"id": name}, "message": name}
+    return orjson.dumps(document)
+
+
+def test_a_restart_is_reported_refused_clearly_and_recovered_without_hands(cluster, tmp_path):
+    url = cluster.create_database(f"wachter_{uuid.uuid4().hex[:8]}")
+    database = Database.from_url(url)
+    migrate.upgrade(database)
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        database_url=url,
+        secret_key=TEST_SECRET_KEY,
+        encryption_keys=(TEST_ENCRYPTION_KEY,),
+        vault_keys=TEST_VAULT_KEYS,
+        **CHEAP_ARGON2,
+    )
+    clock = FixedClock()
+    client = create_app(settings, database=database, clock=clock).test_client()
+    _id, token = issue_token(database, clock, Scope.EVENTS_WRITE)
+    headers = {**bearer(token), "Accept-Language": "en", "Content-Type": "application/x-ndjson"}
+
+    def send(name: str):
+        return client.post("/api/v1/events", data=batch(name), headers=headers)
+
+    assert send("before").status_code == 202
+    try:
+        cluster.halt()
+        ready = client.get("/readyz")
+        assert (ready.status_code, ready.get_json()["checks"]["database"]) == (503, "failed")
+        refused = send("during")
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "10"
+        assert refused.get_json()["error"]["message"] == (
+            "The database cannot be reached. Nothing was stored; try again in a moment."
+        )
+    finally:
+        cluster.resume()
+
+    assert client.get("/readyz").status_code == 200
+    assert send("during").status_code == 202  # the shipper's retry
+    assert send("during").get_json()["duplicates"] == 1  # and once more: not stored twice
+    with database.unit_of_work() as session:
+        assert session.scalar(select(func.count()).select_from(Event)) == 2
+    database.dispose()
