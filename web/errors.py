@@ -156,5 +156,8 @@ def _database_fault(error: Exception) -> tuple[int, str, list[tuple[str, str]]] 
     if fault is None:
         return None
     message, retry_after = _FAULTS[fault]
-    log.error("database fault", extra={"wachter.database_fault": str(fault)})
+    log.error(
+        "database fault",
+        extra={"wachter.database_fault": str(fault), "http.request.id": request_id()},
+    )
     return 503, str(message), [("Retry-After", str(retry_after))]

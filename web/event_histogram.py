@@ -1,7 +1,7 @@
 """The event histogram laid out for ``events/_histogram.html``: every number and link of
 every bar computed here once, so the template only prints them.
 
-Drawn in the template, the histogram cost a fifth of an event search's time (about 50
+Drawn in the template, the histogram cost about a sixth of an event search's time (50
 bars, each with two ``url_for`` calls, four ``iso_utc`` and three ``strftime``): the
 links share one base path and are built with ``urlencode``, and each bar's link serves
 both the SVG and the table.

@@ -98,7 +98,7 @@ def people_options(people: list[User], selected: object, empty_label: str) -> Ma
 
     Python rather than a template macro: the incident page has a select per task (a
     playbook brings a dozen) over every assignable account, and the macro's per-option
-    cost was a fifth of the page's rendering (bench/console).
+    cost was about a tenth of the page's rendering (bench/console).
     """
     chosen = "" if selected is None else str(selected)
     options = [Markup('<option value="">%s</option>') % empty_label]
