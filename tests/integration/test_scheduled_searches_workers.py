@@ -62,13 +62,20 @@ def cleared(backend: Any, index: str, doc_id: str) -> None:
     backend.client.indices.refresh(index=index)
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = 45) -> None:
+def wait_for(
+    condition: Callable[[], bool], what: str, *workers: RunningProcess, timeout: float = 45
+) -> None:
+    """Poll ``condition``; on failure the workers' last log lines say what they did."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.5)
-    raise AssertionError(f"not within {timeout:.0f} s: {what}")
+    logs = "\n\n".join(
+        f"worker {worker.process.pid}:\n" + "\n".join(worker.stderr_lines[-60:])
+        for worker in workers
+    )
+    raise AssertionError(f"not within {timeout:.0f} s: {what}\n{logs}")
 
 
 def reported(database: Database) -> list[str]:
@@ -108,7 +115,12 @@ def test_two_workers_run_each_search_once_and_the_survivor_takes_over(tmp_path: 
             started("worker", cwd=tmp_path, env=env) as first,
             started("worker", cwd=tmp_path, env=env) as second,
         ):
-            wait_for(lambda: reported(database) == ["first"], "the first document reported")
+            wait_for(
+                lambda: reported(database) == ["first"],
+                "the first document reported",
+                first,
+                second,
+            )
             owner = holder(database)
             assert owner is not None
             running, standby = (first, second) if pid_of(first) in owner else (second, first)
@@ -128,7 +140,7 @@ def test_two_workers_run_each_search_once_and_the_survivor_takes_over(tmp_path: 
             cleared(backend, index, "second")
             # The standby's run searches "first" again (it is inside the look-back) and
             # reports only "second".
-            wait_for(lambda: len(reported(database)) >= 2, "the standby's report")
+            wait_for(lambda: len(reported(database)) >= 2, "the standby's report", standby)
             assert reported(database) == ["first", "second"]
             assert pid_of(standby) in (holder(database) or "")
             with database.snapshot() as session:
