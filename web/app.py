@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf import CSRFProtect
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter, Map
 
 from access_control.passwords import PasswordHasher
 from access_control.secret_box import SecretBox
@@ -27,6 +28,7 @@ from web.views import (
     incidents,
     incidents_api,  # noqa: F401 - adds /api/v1/incidents to the api blueprint
     ingest_api,  # noqa: F401 - adds POST /api/v1/events to the api blueprint
+    openapi,
     ops,
     reports,  # also adds /api/v1/reports to the api blueprint
     rules,
@@ -42,6 +44,22 @@ from web.views import auth as auth_views
 csrf = CSRFProtect()
 # The console and its forms are small; ingest routes raise their own limit when they arrive.
 MAX_REQUEST_BYTES = 1024 * 1024
+MAX_DATABASE_ID = 2**63 - 1  # PostgreSQL's bigint and SQLite's INTEGER
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """``<int:…>`` in every route: only numbers a database id can be. A larger one does not
+    match (404, as for any unknown id) instead of overflowing in the driver (500)."""
+
+    def __init__(
+        self,
+        url_map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = MAX_DATABASE_ID,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(url_map, fixed_digits, min, max, signed)
 
 
 def create_app(
@@ -54,6 +72,7 @@ def create_app(
             "not set; run through `wachter serve` or prepare the data directory",
         )
     app = Flask(__name__.rsplit(".", 1)[0])
+    app.url_map.converters["int"] = DatabaseIdConverter  # before any route is added
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
@@ -89,6 +108,7 @@ def create_app(
     app.register_blueprint(auth_views.blueprint)
     app.register_blueprint(account.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(openapi.blueprint)
     app.register_blueprint(admin.blueprint)
     app.register_blueprint(audit.blueprint)
     app.register_blueprint(events.blueprint)

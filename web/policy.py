@@ -67,6 +67,9 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("api.token_introspection", "GET"): Rule(Access.TOKEN),
     ("api.search_events", "GET"): Rule(Access.TOKEN),
     ("api.ingest_events", "POST"): Rule(Access.TOKEN),
+    # The API's OpenAPI description: it describes the interface and holds no data, and the
+    # same text is in the repository (web/openapi.yaml), so a client may read it unasked.
+    ("openapi.document", "GET"): PUBLIC,
     ("admin.users", "GET"): _console(Permission.USERS_ADMIN),
     ("admin.create_user", "POST"): _console(Permission.USERS_ADMIN),
     ("admin.new_enrolment_link", "POST"): _console(Permission.USERS_ADMIN),

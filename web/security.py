@@ -39,6 +39,9 @@ HEADERS = {
     "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+# Endpoints whose answers say for themselves how long they may be cached: static files and
+# the public API description (web/views/openapi.py). Everything else is never stored.
+_CACHEABLE = frozenset({"static", "openapi.document"})
 
 log = logging.getLogger("wachter.web")
 
@@ -66,7 +69,7 @@ def _finish(response: Response) -> Response:
         response.headers.setdefault(name, value)
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = HSTS
-    if request.endpoint != "static":
+    if request.endpoint not in _CACHEABLE:
         response.headers["Cache-Control"] = "no-store"
     response.headers["X-Request-ID"] = request_id()
     # The route's pattern, not the path: paths carry one-time link tokens and ids, and

@@ -77,9 +77,14 @@ def export_range(
     since: str | None, until: str | None, *, now: datetime
 ) -> tuple[datetime, datetime]:
     """The range from ISO 8601 texts (UTC unless they say otherwise); by default the last
-    day. At most ``MAX_RANGE`` long, start before end."""
-    end = _moment(until, "until") if until else now
-    start = _moment(since, "since") if since else end - DEFAULT_RANGE
+    day. At most ``MAX_RANGE`` long, start before end, within the years 1 to 9999."""
+    try:
+        end = _moment(until, "until") if until else now
+        start = _moment(since, "since") if since else end - DEFAULT_RANGE
+    except OverflowError:  # 0001-01-01T00:00+01:00 in UTC, or a day before 0001-01-01
+        raise InvalidInput(
+            N_("A time range must lie within the years 1 to 9999."), field="since"
+        ) from None
     if start >= end:
         raise InvalidInput(N_("The start of the time range must be before its end."), field="since")
     if end - start > MAX_RANGE:

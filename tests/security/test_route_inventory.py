@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from access_control import Role, permissions_of
 from tests.support.accounts import enrolled_user, sign_in
@@ -25,7 +26,7 @@ def routes(app: Flask) -> list[tuple[str, str, str]]:
     with app.test_request_context():
         for rule in app.url_map.iter_rules():
             values = {  # a value each converter accepts
-                argument: 1 if type(converter).__name__ == "IntegerConverter" else "x"
+                argument: 1 if isinstance(converter, IntegerConverter) else "x"
                 for argument, converter in rule._converters.items()
             }
             if rule.endpoint == "static":

@@ -132,6 +132,18 @@ def test_an_unknown_incident_is_a_404(client, clock, rollback_database):
     assert response.get_json()["error"]["code"] == "not_found"
 
 
+@pytest.mark.parametrize("incident_id", ["9223372036854775808", "1" + "0" * 30])
+def test_an_id_no_row_can_have_is_a_404_not_an_overflow(
+    client, clock, rollback_database, incident_id
+):
+    """Found by schemathesis (tests/security/test_openapi.py): ``/api/v1/incidents/
+    9223372036854775808``, one above 2**63 - 1, overflowed in the database driver (500)."""
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_READ))
+    response = client.get(f"/api/v1/incidents/{incident_id}", headers=headers)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
 def test_a_token_opens_an_incident_and_it_is_audited_as_the_token(client, clock, rollback_database):
     headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_WRITE, name="soar"))
     body = {
@@ -204,8 +216,49 @@ def test_only_json_is_accepted(client, clock, rollback_database):
         headers=headers,
     )
     assert response.status_code == 415
+    assert response.get_json()["error"]["code"] == "unsupported_media_type"
     broken = client.post(
         "/api/v1/incidents", data="{not json", content_type="application/json", headers=headers
     )
     assert broken.status_code == 400
+    assert incidents_stored(rollback_database) == 0
+
+
+# Found by schemathesis (tests/security/test_openapi.py) and the probes it led to: each was a 500.
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("assignee_id", -10_000_000_000_000_000_000),  # overflowed SQLite's INTEGER
+        ("assignee_id", 98_469_529_935),  # overflowed PostgreSQL's INTEGER user ids
+        ("reviewer_id", 2**31),
+    ],
+)
+def test_a_user_id_no_account_can_have_is_a_400(client, clock, rollback_database, field, value):
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_WRITE))
+    body = {"title": "x", "type": "cyber", "severity": "low", field: value}
+    response = client.post("/api/v1/incidents", json=body, headers=headers)
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == (
+        f"The field \u201c{field}\u201d must be a user id or null."
+    )
+    assert incidents_stored(rollback_database) == 0
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        rb'{"title": "a\u0000b", "type": "cyber", "severity": "low"}',  # PostgreSQL refuses NUL
+        rb'{"title": "x", "description": "\u0000", "type": "cyber", "severity": "low"}',
+        rb'{"title": "x", "playbook": "p\u0000", "type": "cyber", "severity": "low"}',
+        rb'{"title": "a\ud800b", "type": "cyber", "severity": "low"}',  # no driver encodes it
+        rb'{"title": "x", "playbook": "\udfff", "type": "cyber", "severity": "low"}',
+    ],
+)
+def test_text_no_database_can_store_is_a_400(client, clock, rollback_database, raw):
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_WRITE))
+    response = client.post(
+        "/api/v1/incidents", data=raw, content_type="application/json", headers=headers
+    )
+    assert response.status_code == 400
+    assert "may not hold NUL or unpaired surrogates" in response.get_json()["error"]["message"]
     assert incidents_stored(rollback_database) == 0

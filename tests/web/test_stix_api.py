@@ -97,6 +97,10 @@ def test_every_export_is_audited_with_the_token_the_range_and_the_counts(
         ({"since": "2025-06-01T00:00Z"}, "A time range is at most 90 days long."),
         ({"since": "2026-01-01T00:00Z", "until": "2025-12-31T00:00Z"}, "must be before its end"),
         ({"since": "2" * 41}, "A time is at most 40 characters."),
+        # Found by schemathesis (tests/security/test_openapi.py): each overflowed, a 500.
+        ({"until": "0001-01-01", "since": ""}, "within the years 1 to 9999"),
+        ({"since": "0001-01-01T00:00:00+01:00"}, "within the years 1 to 9999"),
+        ({"until": "9999-12-31T23:00:00-01:00"}, "within the years 1 to 9999"),
     ],
 )
 def test_a_bad_range_is_a_400_that_says_why_and_exports_nothing(

@@ -38,6 +38,7 @@ from web.views.api import blueprint
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
 _NUMBER: Final = re.compile(r"[0-9]{1,12}", re.ASCII)
+_MAX_USER_ID: Final = 2**31 - 1  # user_account.id is an INTEGER; larger overflows the driver
 _TEXT_FIELDS: Final = ("title", "description", "type", "severity", "tlp", "playbook")
 _USER_FIELDS: Final = ("assignee_id", "reviewer_id")
 _REQUIRED: Final = ("title", "type", "severity")
@@ -194,15 +195,35 @@ def _incident_fields(body: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(
                 N_("The field \u201c%(name)s\u201d must be text."), field=name, name=name
             )
+        if name in body and not _is_storable(body[name]):
+            raise InvalidInput(
+                N_("The field \u201c%(name)s\u201d may not hold NUL or unpaired surrogates."),
+                field=name,
+                name=name,
+            )
     for name in _USER_FIELDS:
         value = body.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        if value is not None and (
+            isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_USER_ID
+        ):
             raise InvalidInput(
                 N_("The field \u201c%(name)s\u201d must be a user id or null."),
                 field=name,
                 name=name,
             )
     return body
+
+
+def _is_storable(text: str) -> bool:
+    """No NUL (PostgreSQL's text refuses it) and no unpaired surrogate (a JSON ``\\ud800``
+    escape decodes to one, and no database driver can encode it)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _number(args: Any, name: str) -> int | None:

@@ -224,6 +224,8 @@ def test_times_without_an_offset_are_utc_and_offsets_are_honoured():
         ("2026-03-01T00:00Z", "2026-03-01T00:00Z", "must be before its end"),
         ("2025-11-01T00:00Z", "2026-03-01T00:00Z", "at most 90 days"),
         ("2026-03-01T00:00:00.000000000000000000000000000000Z", None, "at most 40 characters"),
+        (None, "0001-01-01", "within the years 1 to 9999"),  # the default start overflowed
+        ("0001-01-01T00:00+01:00", None, "within the years 1 to 9999"),
     ],
 )
 def test_a_bad_range_is_refused_with_a_reason(since, until, message):
