@@ -65,6 +65,12 @@ def test_add_prints_a_working_token_once(tmp_path, env, database):
         assert entry.target == f"token:{token.id}"
 
 
+def test_a_repeated_scope_adds_to_the_scopes(tmp_path, env, database):
+    add(tmp_path, env, "--name", "n", "--scope", "events:write", "--scope", "alerts:read")
+    with database.unit_of_work() as session:
+        assert session.scalars(select(ApiToken)).one().scopes == "alerts:read,events:write"
+
+
 @pytest.mark.parametrize(
     ("expires", "lifetime"), [("7d", timedelta(days=7)), ("12h", timedelta(hours=12))]
 )

@@ -41,9 +41,10 @@ def token() -> None:
 @click.option("--name", required=True, help="What the token is for, e.g. 'siem-forwarder'.")
 @click.option(
     "--scope",
-    "scope_text",
+    "scope_texts",
     required=True,
-    help=f"Comma-separated, from: {', '.join(scope.value for scope in Scope)}.",
+    multiple=True,
+    help=f"Comma-separated or repeated, from: {', '.join(scope.value for scope in Scope)}.",
 )
 @click.option(
     "--expires",
@@ -51,10 +52,11 @@ def token() -> None:
     show_default=True,
     help=f"Lifetime in days or hours, like 30d or 12h (at most {MAX_LIFETIME.days}d).",
 )
-def add(name: str, scope_text: str, expires: str) -> None:
+def add(name: str, scope_texts: tuple[str, ...], expires: str) -> None:
     """Create a token and print it once."""
     lifetime = parse_lifetime(expires)
-    scopes = parse_scopes(scope_text)
+    # A repeated --scope adds to the list (it used to keep only the last one, silently).
+    scopes = parse_scopes(",".join(scope_texts))
     _settings, database = prepare_command()
     with database.unit_of_work() as session:
         created, text = create_token(
