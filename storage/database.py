@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -22,6 +23,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from core.errors import ConfigError
 from storage.errors import DatabaseUnavailable
+from storage.write_turns import WriteTurns
 
 _VARIABLE = "WACHTER_DATABASE_URL"
 # Driver names we accept, and the driver SQLAlchemy should use for each.
@@ -71,6 +73,7 @@ class Database:
         self.engine = engine
         self.sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self._writer_lock = threading.Lock()
+        self._turns: WriteTurns | None = _TURNS.get(engine)
 
     @classmethod
     def from_url(cls, raw_url: str) -> Database:
@@ -113,13 +116,19 @@ class Database:
     def writer(self) -> Iterator[Session]:
         """``unit_of_work`` for the bulk writers (receivers): on SQLite they queue on a lock
         in this process, not on SQLite's busy handler, which sleeps up to 100 ms between
-        tries and would leave the write lock idle. PostgreSQL needs no queue."""
+        tries and would leave the write lock idle; and they give way to the other writers
+        waiting (``storage.write_turns``). PostgreSQL needs no queue."""
         if self.dialect != "sqlite":
             with self.unit_of_work() as session:
                 yield session
             return
-        with self._writer_lock, self.unit_of_work() as session:
-            yield session
+        with self._writer_lock:
+            if self._turns is None:
+                with self.unit_of_work() as session:
+                    yield session
+                return
+            with self._turns.bulk(), self.unit_of_work() as session:
+                yield session
 
     def read_mostly_session(self) -> Session:
         """A session for a request that mostly reads: on SQLite its reads take no write lock
@@ -166,11 +175,19 @@ def first_line(error: BaseException | None) -> str:
     return message.splitlines()[0] if message else "unknown error"
 
 
+# Each SQLite engine's write turns, for the Database made on it (tests wrap one engine in
+# several) and for the connections' lock waits.
+_TURNS: weakref.WeakKeyDictionary[Engine, WriteTurns] = weakref.WeakKeyDictionary()
+_TURNS_KEY = "wachter_write_turns"
+
+
 def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    turns = _TURNS[engine] = WriteTurns()
 
     @event.listens_for(engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
+    def _configure(dbapi_connection: Any, record: Any) -> None:
+        record.info[_TURNS_KEY] = turns
         # Let SQLAlchemy, not the sqlite3 module, decide where transactions begin, so
         # SAVEPOINT and transactional DDL behave (SQLAlchemy "pysqlite" docs).
         dbapi_connection.isolation_level = None
@@ -204,7 +221,7 @@ def _sqlite_engine(url: URL) -> Engine:
         if deferred:
             connection.exec_driver_sql("BEGIN")
         else:
-            with waiting_for_the_write_lock():
+            with waiting_for_the_write_lock(), turns.waiting():
                 connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     @event.listens_for(engine, "before_cursor_execute")
@@ -228,7 +245,8 @@ def take_write_lock(connection: Connection, cursor: Any | None = None) -> None:
     connection.info[_LOCK_BEFORE_WRITING] = False
     target: Any = cursor if cursor is not None else connection.connection.dbapi_connection
     target.execute("COMMIT")
-    with waiting_for_the_write_lock():
+    turns: WriteTurns = connection.info[_TURNS_KEY]
+    with waiting_for_the_write_lock(), turns.waiting():
         target.execute("BEGIN IMMEDIATE")
 
 
