@@ -15,8 +15,10 @@ from detection_rules import DetectionConsumer, DetectionEngine
 from detection_rules.loading import RuleSource
 from detection_rules.models import CorrelationState, Detection
 from detection_rules.service import disable_rule, import_rules, set_list
+from incidents.alerts import AlertFilters, list_alerts, raise_alerts
 from ingest import pipeline
 from ingest.batches import Batch
+from storage.events import Event
 
 NOW = datetime(2026, 6, 1, 8, 30, tzinfo=UTC)
 ADMIN = Actor(name="alice")
@@ -307,3 +309,23 @@ def test_a_stored_rule_that_no_longer_compiles_takes_only_itself_and_its_correla
         "0a1b2c3d-0000-4000-8000-000000000005",
         "0a1b2c3d-0000-4000-8000-000000000006",
     }
+
+
+def test_an_event_dated_9999_is_flagged_and_its_alert_does_not_jump_the_queue(db_session):
+    # SECURITY_CASES #59: the event keeps the time it claims (flagged); its detection and
+    # alert are timed by the server, so a later alert from a true clock sorts above it.
+    load(db_session, PROCESS_RULE)
+    skewed = process_event("C:\\Windows\\System32\\whoami.exe", user="CORP\\mallory")
+    skewed["@timestamp"] = "9999-12-31T23:59:59Z"
+    store(db_session, skewed, at=NOW)
+    deliver(db_session, DetectionConsumer(clock=FixedClock(NOW)))
+    later = NOW + timedelta(minutes=5)
+    store(db_session, process_event("C:\\Windows\\System32\\whoami.exe", minute=5), at=later)
+    deliver(db_session, DetectionConsumer(clock=FixedClock(later)))
+    raise_alerts(db_session, now=later, dedup_window=timedelta(minutes=1), limit=500)
+
+    stored = db_session.scalars(select(Event).order_by(Event.id)).first()
+    assert "clock_skew" in (stored.flags or "")
+    assert stored.timestamp.year == 9999  # kept as claimed
+    first, second = list_alerts(db_session, AlertFilters()).alerts
+    assert (first.last_seen, second.last_seen) == (later, NOW)  # the skewed one is second

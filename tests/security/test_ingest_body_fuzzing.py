@@ -70,3 +70,18 @@ def test_a_json_array_is_accounted_item_by_item(values):
     batch = Batch(receiver="http", source="fuzz", ingested=NOW)
     receive_body(body, batch=batch)
     assert len(batch.records) + len(batch.rejections) == len(values)
+
+
+def test_a_duplicated_key_is_stored_as_detection_and_search_read_it():
+    # SECURITY_CASES #60: one reader must not see "success" where another sees "failure".
+    # The last value wins in the parser; the stored document and its indexed columns are
+    # written from that one parse, so every later reader sees the same thing.
+    body = b'{"event":{"outcome":"success"},"event":{"outcome":"failure"},"user":{"name":"a"}}'
+    batch = Batch(receiver="http", source="fuzz", ingested=NOW)
+    receive_body(body, batch=batch, ndjson=True)
+
+    [record] = batch.records
+    assert record.outcome == "failure"
+    stored = orjson.loads(record.document)
+    assert stored["event"]["outcome"] == "failure"
+    assert record.document.count('"outcome"') == 1

@@ -13,6 +13,7 @@ from zxcvbn.frequency_lists import FREQUENCY_LISTS
 from access_control import enrolment, users
 from access_control.actor import Actor
 from access_control.models import AuthSession, ThrottleCounter, User
+from access_control.passwords import PasswordHasher
 from tests.factories import make_user
 from tests.security.helpers import (
     LOCAL,
@@ -42,6 +43,24 @@ def attempt(client, username, password, token, *, ip=LOCAL, headers=None):
     )
 
 
+def count_hash_checks(monkeypatch) -> list[str]:
+    """Each argon2 verification the app runs from now on, by kind (SECURITY_CASES #17)."""
+    checks: list[str] = []
+    real_verify, real_dummy = PasswordHasher.verify, PasswordHasher.verify_dummy
+
+    def verify(self, *args, **kwargs):
+        checks.append("verify")
+        return real_verify(self, *args, **kwargs)
+
+    def verify_dummy(self, *args, **kwargs):
+        checks.append("dummy")
+        return real_dummy(self, *args, **kwargs)
+
+    monkeypatch.setattr(PasswordHasher, "verify", verify)
+    monkeypatch.setattr(PasswordHasher, "verify_dummy", verify_dummy)
+    return checks
+
+
 def reasons(database):
     return [
         details_of(entry)["reason"] for entry in audit_entries(database, "auth.password.failure")
@@ -60,7 +79,7 @@ def account_counter(database, username):
 
 
 def test_every_kind_of_password_failure_gives_the_same_status_and_body(
-    app, client, clock, rollback_database, secrets
+    app, client, clock, rollback_database, secrets, monkeypatch
 ):
     alice = account(app, secrets, username="alice")
     disabled = account(app, secrets, username="dora")
@@ -83,12 +102,19 @@ def test_every_kind_of_password_failure_gives_the_same_status_and_body(
         "too_long": ("alice", "x" * 1025),
         "empty": ("", ""),
     }
-    bodies = {}
+    hashes = count_hash_checks(monkeypatch)
+    bodies, costs = {}, {}
     for case, (username, password) in cases.items():
+        hashes.clear()
         response = attempt(client, username, password, token)
         assert response.status_code == 401, case
         bodies[case] = generic_body(response)
+        costs[case] = len(hashes)
     assert len(set(bodies.values())) == 1, {case: body[:80] for case, body in bodies.items()}
+    # The same work for every account state: one argon2 check (an unknown or invited
+    # account checks against a dummy hash), so timing tells none of them apart. A password
+    # over the length limit is refused before any hashing, for every account alike.
+    assert costs == {case: 0 if case == "too_long" else 1 for case in cases}, costs
     with rollback_database.unit_of_work() as session:
         assert session.scalar(select(func.count()).select_from(AuthSession)) == 0
     assert reasons(rollback_database)[5:] == [

@@ -241,7 +241,16 @@ def test_another_persons_report_and_draft_are_404(app, client, clock, staff, rol
     assert other.get(f"/reports/drafts/{sent.id}").status_code == 404
     assert other.get("/reports/mine/MEL-2026-99999").status_code == 404
     assert sent.number not in text_of(other.get("/reports/mine"))
+    # SECURITY_CASES #36: evidence added to someone else's report by its number
+    added = other.post(
+        f"/reports/mine/{sent.number}/evidence",
+        data={"csrf_token": csrf, "files": [(io.BytesIO(PDF), "vals.pdf")]},
+        content_type="multipart/form-data",
+    )
+    assert added.status_code == 404
     assert len(reports(rollback_database)) == 2
+    with rollback_database.unit_of_work() as session:
+        assert session.scalars(select(Evidence)).all() == []
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client):

@@ -56,6 +56,20 @@ def test_a_saved_search_is_listed_beside_the_search_and_runs_with_a_click(
     assert entry.actor == "analist"
 
 
+def test_a_name_with_markup_is_shown_as_text_in_the_message_and_the_list(
+    client, analyst, rollback_database
+):
+    # SECURITY_CASES #47: a reflected value in a flash message is escaped like any other.
+    name = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+    response = save(client, name=name)
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "<script>alert(1)" not in page
+    assert "<img src=x" not in page
+    [message] = re.findall(r"Search saved as “[^”]*”\.", page)
+    assert html.unescape(message) == f"Search saved as “{name}”."  # escaped, and whole
+    assert saved_links(page)[0][0] == name
+
+
 def test_the_save_form_carries_the_search_just_run(client, analyst):
     page = client.get("/events", query_string={"q": 'message:"a b"', "until": "2026-01-31"})
     text = page.get_data(as_text=True)

@@ -3,6 +3,8 @@ time zone), and the CSV export with small cells suppressed, compared as exact ta
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime
 
 import pytest
@@ -156,6 +158,19 @@ def test_a_stored_value_that_looks_like_a_formula_is_written_as_text() -> None:
     assert "'=HYPERLINK" in text
     assert "\n=HYPERLINK" not in text
     assert ',"\'=HYPERLINK(""https://evil.example"")",6,100.0' in text
+
+
+@pytest.mark.parametrize("start", ["+", "-", "@", "\t", "\r"])
+def test_every_character_a_spreadsheet_starts_a_formula_with_is_neutralised(start: str) -> None:
+    # SECURITY_CASES #48: not only "=": +cmd, -1+1, @SUM, a leading tab or carriage return.
+    value = f"{start}SUM(1+1)*cmd|' /C calc'!A0"
+    stats = summarise(YEAR, facts(6, category=value))
+
+    text = statistics_csv(stats)
+
+    cells = [cell for row in csv.reader(io.StringIO(text)) for cell in row]
+    assert f"'{value}" in cells  # shown as text
+    assert value not in cells
 
 
 def test_live_reports_and_tombstones_are_counted_in_the_local_month(
