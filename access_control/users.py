@@ -202,6 +202,16 @@ def disable_user(session: Session, *, user: User, actor: Actor, now: datetime) -
     _revoke_access(session, user=user, actor=actor, now=now, reason="account disabled")
 
 
+def end_access(session: Session, *, user: User, actor: Actor, now: datetime) -> None:
+    """End every session and API token of ``user`` and leave the account enabled: for a
+    stolen laptop or phone (SECURITY_CASES #25). Refused for the actor's own account (My
+    account has "sign out everywhere")."""
+    _refuse_own_account(
+        user, actor, N_("Use \u201cSign out everywhere\u201d on My account for your own account.")
+    )
+    _revoke_access(session, user=user, actor=actor, now=now, reason="ended by an administrator")
+
+
 def enable_user(session: Session, *, user: User, actor: Actor, now: datetime) -> None:
     user.is_active = True
     user.updated_at = now

@@ -74,6 +74,7 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("admin.create_user", "POST"): _console(Permission.USERS_ADMIN),
     ("admin.new_enrolment_link", "POST"): _console(Permission.USERS_ADMIN),
     ("admin.disable_user", "POST"): _console(Permission.USERS_ADMIN),
+    ("admin.end_sessions", "POST"): _console(Permission.USERS_ADMIN),
     ("admin.enable_user", "POST"): _console(Permission.USERS_ADMIN),
     ("admin.unlock_user", "POST"): _console(Permission.USERS_ADMIN),
     ("admin.reset_mfa", "POST"): _console(Permission.USERS_ADMIN, step_up=True),

@@ -143,6 +143,7 @@ def test_every_administration_route_is_in_the_policy_with_the_right_rule(app):
         ("admin.create_user", "POST"): (Permission.USERS_ADMIN, False),
         ("admin.new_enrolment_link", "POST"): (Permission.USERS_ADMIN, False),
         ("admin.disable_user", "POST"): (Permission.USERS_ADMIN, False),
+        ("admin.end_sessions", "POST"): (Permission.USERS_ADMIN, False),
         ("admin.enable_user", "POST"): (Permission.USERS_ADMIN, False),
         ("admin.unlock_user", "POST"): (Permission.USERS_ADMIN, False),
         ("admin.change_role", "POST"): (Permission.USERS_ADMIN, True),
@@ -317,6 +318,32 @@ def test_disabling_signs_the_user_out_and_revokes_their_tokens(
     assert post(client, "/admin/users/collega/enable").status_code == 303
     assert fetch_user(rollback_database, "collega").is_active
     sign_in(app.test_client(), colleague, clock)
+
+
+def test_ending_someones_access_signs_them_out_everywhere_and_keeps_the_account(
+    app, client, clock, admin, colleague, rollback_database
+):
+    # SECURITY_CASES #25: a stolen laptop or phone; the person keeps their account.
+    phone, laptop = (signed_in_client(app, colleague, clock) for _ in range(2))
+    token_text = issue_token(rollback_database, clock, owner_id=colleague.user_id)
+
+    response = post(client, "/admin/users/collega/end-sessions")
+    assert response.status_code == 303
+    page = client.get("/admin/users").get_data(as_text=True)
+    assert "collega is overal uitgelogd" in page
+    for device in (phone, laptop):
+        assert urlsplit(device.get("/dashboard").location).path == "/login"
+    assert client.get("/api/v1/token", headers=bearer(token_text)).status_code == 401
+    assert sessions_of(rollback_database, colleague.user_id) == 0
+    assert fetch_user(rollback_database, "collega").is_active
+    [entry] = audit_entries(rollback_database, "user.access_revoked")
+    assert (entry.actor, entry.target) == ("beheerder", "user:collega")
+    assert json.loads(entry.details)["reason"] == "ended by an administrator"
+    sign_in(app.test_client(), colleague, clock)  # and can sign in again at once
+
+    own = post(client, "/admin/users/beheerder/end-sessions")
+    assert own.status_code == 409
+    assert client.get("/admin/users").status_code == 200  # still signed in
 
 
 def test_an_administrator_cannot_disable_or_demote_themselves(

@@ -81,6 +81,15 @@ def disable_user(username: str) -> Response:
     )
 
 
+@blueprint.post("/users/<path:username>/end-sessions")
+def end_sessions(username: str) -> Response:
+    user = _change(username, user_service.end_access)
+    return _done(
+        "admin.users",
+        _("%(name)s is signed out everywhere and their API tokens have ended.", name=user.username),
+    )
+
+
 @blueprint.post("/users/<path:username>/enable")
 def enable_user(username: str) -> Response:
     user = _change(username, user_service.enable_user)
