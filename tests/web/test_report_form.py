@@ -13,9 +13,12 @@ import re
 import pytest
 from sqlalchemy import select
 
+from access_control import Actor
+from incidents.cases.comments import add_comment
 from incidents.cases.models import Incident
 from incidents.evidence import Evidence
 from staff_safety.models import ReportPerson, ReportUpdate, StaffReport
+from staff_safety.workflow import register
 from storage.events import Event
 from tests.support.accounts import enrolled_user, sign_in
 from tests.support.admin import audit_entries
@@ -251,6 +254,27 @@ def test_another_persons_report_and_draft_are_404(app, client, clock, staff, rol
     assert len(reports(rollback_database)) == 2
     with rollback_database.unit_of_work() as session:
         assert session.scalars(select(Evidence)).all() == []
+
+
+def test_the_reporter_sees_none_of_the_officers_assessment_or_comments(
+    client, clock, staff, rollback_database
+):
+    # SECURITY_CASES #39: field-level read. The reporter's page shows their report and its
+    # progress, never the risk assessment, the case's comments or other reports.
+    post_report(client, FORM)
+    [report] = reports(rollback_database)
+    officer = Actor(name="officier")
+    with rollback_database.unit_of_work() as session:
+        register(session, incident_id=report.incident_id, risk_level="high",
+                 risk_assessment="RISICO-GEHEIM-7781", actor=officer, now=clock.now())  # fmt: skip
+        add_comment(session, incident_id=report.incident_id, body="OPMERKING-GEHEIM-7782",
+                    actor=officer, now=clock.now())  # fmt: skip
+    post_report(client, {**FORM, "description": "TWEEDE-MELDING-7783 bij de balie"})
+
+    page = text_of(client.get(f"/reports/mine/{report.number}"))
+    assert report.number in page
+    for hidden in ("RISICO-GEHEIM-7781", "OPMERKING-GEHEIM-7782", "TWEEDE-MELDING-7783"):
+        assert hidden not in page
 
 
 def test_anonymous_visitors_are_sent_to_sign_in(client):
