@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import psycopg
@@ -42,9 +44,21 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _alive(pid: int) -> bool:
+    """Running (a zombie nobody has reaped yet counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 class TemporaryCluster:
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
+        """``durable``: commits are flushed as in production (``synchronous_commit=on``), so
+        a killed server loses nothing acknowledged; the suite's clusters trade that for speed."""
         self.bindir = bindir
+        self.durable = durable
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="wachter-pg-"))
         self.data = self.root / "data"
@@ -81,11 +95,25 @@ class TemporaryCluster:
         committed is kept), keeping its data and port for ``resume``."""
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
+    def crash(self) -> None:
+        """``kill -9`` of the postmaster, as the OOM killer does: its backends end with it,
+        and ``resume`` runs crash recovery from the WAL."""
+        pid = int((self.data / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # A container's first process may never reap it: PostgreSQL would take the zombie
+        # for a running postmaster. Its lock file is stale now; systemd would clear it too.
+        (self.data / "postmaster.pid").unlink(missing_ok=True)
+
     def resume(self) -> None:
-        """Start the server on its data and port (after ``start`` made them, or ``halt``)."""
+        """Start the server on its data and port (after ``start`` made them, ``halt`` or
+        ``crash``)."""
+        commit = "synchronous_commit=on" if self.durable else "fsync=off -c synchronous_commit=off"
         options = (
             f"-c listen_addresses=127.0.0.1 -c port={self.port} "
-            "-c unix_socket_directories='' -c fsync=off -c synchronous_commit=off "
+            f"-c unix_socket_directories='' -c {commit} "
             "-c full_page_writes=off -c max_connections=100"
         )
         self._run(
