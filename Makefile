@@ -11,11 +11,12 @@ CATALOGS := $(wildcard web/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 SOURCE_PACKAGES := core storage access_control ingest detection_rules incidents staff_safety web wachter
 
-.PHONY: help run test bench install install-test lint typecheck imports security-lint pytest translations constraints clean
+.PHONY: help run test test-long bench install install-test lint typecheck imports security-lint pytest translations constraints clean
 
 help:
 	@echo "make run    start Wachter on http://127.0.0.1:8080 (first run creates .venv and ./var)"
 	@echo "make test   run ruff, mypy, the import contract, bandit and the whole test suite"
+	@echo "make test-long  the minutes-long reliability runs: overload (2 min), soak (30 min)"
 
 run: install
 	$(BIN)/wachter serve
@@ -26,6 +27,12 @@ test: install-test
 	bash scripts/ensure-rsyslog
 	bash scripts/ensure-search-nodes
 	$(MAKE) --no-print-directory lint typecheck imports security-lint pytest
+
+# Marker `long` (excluded from `make test`): .ci/run runs it as a step of its own, so the
+# suite stays well under 15 minutes. WACHTER_OVERLOAD_SECONDS and WACHTER_SOAK_MINUTES
+# shorten them for a try; the figures land in tests/reliability/figures/.
+test-long: install-test
+	$(BIN)/pytest -m long --numprocesses=0 -s
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Wachter needs Python 3.11 or newer; set PYTHON=python3.11")'
