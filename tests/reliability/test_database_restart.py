@@ -8,9 +8,11 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import orjson
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from access_control.tokens import Scope
@@ -44,6 +46,20 @@ def cluster() -> Iterator[TemporaryCluster]:
         own.stop()
 
 
+def shipper(database: Database, url: str, tmp_path: Path) -> tuple[FlaskClient, dict[str, str]]:
+    """The app on the migrated ``database`` and a shipper's headers (token, NDJSON, English)."""
+    migrate.upgrade(database)
+    settings = Settings(
+        data_dir=tmp_path / "data", database_url=url, secret_key=TEST_SECRET_KEY,
+        encryption_keys=(TEST_ENCRYPTION_KEY,), vault_keys=TEST_VAULT_KEYS, **CHEAP_ARGON2,
+    )  # fmt: skip
+    clock = FixedClock()
+    client = create_app(settings, database=database, clock=clock).test_client()
+    _id, token = issue_token(database, clock, Scope.EVENTS_WRITE)
+    headers = {**bearer(token), "Accept-Language": "en", "Content-Type": "application/x-ndjson"}
+    return client, headers
+
+
 def batch(name: str) -> bytes:
     document = {"@timestamp": "2026-01-01T00:00:00Z", "event": {"id": name}, "message": name}
     return orjson.dumps(document)
@@ -52,19 +68,7 @@ def batch(name: str) -> bytes:
 def test_a_restart_is_reported_refused_clearly_and_recovered_without_hands(cluster, tmp_path):
     url = cluster.create_database(f"wachter_{uuid.uuid4().hex[:8]}")
     database = Database.from_url(url)
-    migrate.upgrade(database)
-    settings = Settings(
-        data_dir=tmp_path / "data",
-        database_url=url,
-        secret_key=TEST_SECRET_KEY,
-        encryption_keys=(TEST_ENCRYPTION_KEY,),
-        vault_keys=TEST_VAULT_KEYS,
-        **CHEAP_ARGON2,
-    )
-    clock = FixedClock()
-    client = create_app(settings, database=database, clock=clock).test_client()
-    _id, token = issue_token(database, clock, Scope.EVENTS_WRITE)
-    headers = {**bearer(token), "Accept-Language": "en", "Content-Type": "application/x-ndjson"}
+    client, headers = shipper(database, url, tmp_path)
 
     def send(name: str):
         return client.post("/api/v1/events", data=batch(name), headers=headers)
@@ -125,15 +129,7 @@ def test_postgresql_killed_mid_write_loses_nothing_acknowledged_and_doubles_noth
 ):
     url = durable_cluster.create_database(f"wachter_{uuid.uuid4().hex[:8]}")
     database = Database.from_url(url)
-    migrate.upgrade(database)
-    settings = Settings(
-        data_dir=tmp_path / "data", database_url=url, secret_key=TEST_SECRET_KEY,
-        encryption_keys=(TEST_ENCRYPTION_KEY,), vault_keys=TEST_VAULT_KEYS, **CHEAP_ARGON2,
-    )  # fmt: skip
-    clock = FixedClock()
-    client = create_app(settings, database=database, clock=clock).test_client()
-    _id, token = issue_token(database, clock, Scope.EVENTS_WRITE)
-    headers = {**bearer(token), "Accept-Language": "en", "Content-Type": "application/x-ndjson"}
+    client, headers = shipper(database, url, tmp_path)
 
     def send(number: int):
         return client.post("/api/v1/events", data=numbered(number), headers=headers)

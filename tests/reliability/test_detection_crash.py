@@ -31,7 +31,7 @@ from detection_rules.service import import_rules
 from storage import Database, JobLease
 from storage.events import Event
 from tests.integration.test_detection_stream import FAILED_LOGINS, PROCESS_RULE
-from tests.support.processes import RunningProcess, clean_env, run_wachter, started
+from tests.support.processes import RunningProcess, clean_env, run_wachter, started, wait_until
 
 BATCHES, BATCH = 40, 500  # 20,000 process events, every fourth one a match; half before
 # the kill, half after
@@ -68,14 +68,6 @@ def serve(tmp_path: Path, env: dict[str, str]):  # type: ignore[no-untyped-def]
 
 def base_url(server: RunningProcess) -> str:
     return server.wait_for_line("Wachter is running at ").split(" at ")[1].rstrip("/")
-
-
-def wait_until(condition, what: str, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.05)
 
 
 def titles(database: Database) -> Counter[str]:

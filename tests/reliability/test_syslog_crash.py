@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from storage import Database
 from storage.events import Event
-from tests.support.processes import RunningProcess, clean_env, run_wachter, started
+from tests.support.processes import RunningProcess, clean_env, run_wachter, started, wait_until
 
 SENDERS = 3
 MESSAGES = 20_000  # per sender
@@ -79,14 +79,6 @@ def stored_originals(database: Database) -> list[str]:
 def count(database: Database) -> int:
     with database.snapshot() as session:
         return session.scalar(select(func.count()).select_from(Event)) or 0
-
-
-def wait_until(condition, what: str, timeout: float = 120) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout:.0f} s: {what}")
-        time.sleep(0.1)
 
 
 def test_kill_9_during_syslog_tcp_ingest_tears_and_doubles_nothing_and_a_resend_completes_it(
