@@ -15,6 +15,7 @@ from ingest.models import DeadLetter
 from storage.events import Event
 from tests.support.tokens import bearer, issue_token
 from web import create_app
+from web.slots import thread_share
 
 URL = "/api/v1/events"
 
@@ -217,6 +218,32 @@ def test_a_flooding_token_gets_429_and_other_tokens_do_not(
     assert 1 <= int(refused.headers["Retry-After"]) <= 2
     assert post(limited_client, other, ndjson(login_event(2))).status_code == 202
     assert len(stored(db_session)) == 11
+
+
+def test_ingest_past_its_share_of_the_threads_is_told_to_come_back(
+    settings, rollback_database, clock, db_session
+):
+    # Two threads (a quarter of eight) may ingest at once; a third request is refused at
+    # once, so the other threads stay free for the console under overload.
+    app = create_app(
+        dataclasses.replace(settings, http_threads=8), database=rollback_database, clock=clock
+    )
+    client, token = app.test_client(), issue_token(rollback_database, clock)[1]
+    with app.app_context():
+        slots = thread_share("wachter.ingest_slots", 2)
+    assert post(client, token, ndjson(login_event(1))).status_code == 202  # made its share
+    busy = [slots.acquire(blocking=False) for _ in range(2)]  # two batches being stored
+    assert busy == [True, True]
+    try:
+        refused = post(client, token, ndjson(login_event(2)))
+    finally:
+        slots.release()
+        slots.release()
+
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "1"
+    assert len(stored(db_session)) == 1  # nothing of the refused batch
+    assert post(client, token, ndjson(login_event(2))).status_code == 202
 
 
 def test_a_batch_larger_than_the_burst_is_told_the_limit(limited_client, rollback_database, clock):

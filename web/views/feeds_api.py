@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 
 import orjson
-from flask import Response, current_app, jsonify, request
+from flask import Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import ServiceUnavailable
 
@@ -32,6 +32,7 @@ from storage import Database
 from storage.database import READ_ONLY
 from web.api_auth import current_actor, require_token
 from web.context import db_session, web_context
+from web.slots import thread_share
 from web.views.api import blueprint
 
 STREAM_SECONDS = 300.0
@@ -121,11 +122,7 @@ def frame(item: FeedItem) -> str:
 
 
 def _stream_slots() -> threading.BoundedSemaphore:
-    slots: threading.BoundedSemaphore = current_app.extensions.setdefault(
-        _SLOTS_KEY,
-        threading.BoundedSemaphore(max(1, web_context().settings.http_threads // 2)),
-    )
-    return slots
+    return thread_share(_SLOTS_KEY, max(1, web_context().settings.http_threads // 2))
 
 
 def _audit_read(

@@ -3,8 +3,9 @@
 NDJSON or a JSON array, optionally gzip. The answer is ``202`` with what became of each
 item, and it is only sent once the events are committed (the view commits them before
 it answers; a failed commit is a 500), so a shipper that saw 202 may forget the batch.
-Limits: 10 MiB as sent, 64 MiB after gzip, and a per-token rate in events per second
-(429 with ``Retry-After`` beyond it; other tokens are unaffected).
+Limits: 10 MiB as sent, 64 MiB after gzip, a per-token rate in events per second (429
+with ``Retry-After`` beyond it; other tokens are unaffected), and a quarter of the request
+threads for all ingest requests together (429 with ``Retry-After: 1`` beyond it).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from ingest import (
 from web.api_auth import current_token, require_token
 from web.context import db_session, web_context
 from web.security import request_id
+from web.slots import thread_share
 from web.views.api import blueprint
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -63,6 +65,7 @@ _NDJSON_TYPES = frozenset(
     }
 )
 _LIMITER_KEY = "wachter.ingest_limiter"
+_SLOTS_KEY = "wachter.ingest_slots"
 
 log = logging.getLogger("wachter.ingest")
 
@@ -70,6 +73,18 @@ log = logging.getLogger("wachter.ingest")
 @blueprint.post("/events")
 @require_token(Scope.EVENTS_WRITE)
 def ingest_events() -> tuple[Response, int]:
+    # A quarter of the request threads at most: under overload the rest stay free for the
+    # console and the other calls, and a shipper past the share is told to come back.
+    slots = thread_share(_SLOTS_KEY, max(1, web_context().settings.http_threads // 4))
+    if not slots.acquire(blocking=False):
+        raise TooManyRequests(retry_after=1)
+    try:
+        return _ingest()
+    finally:
+        slots.release()
+
+
+def _ingest() -> tuple[Response, int]:
     token = current_token()
     # Authentication wrote its bookkeeping; commit it now so this request holds no
     # transaction (on SQLite: no write lock) while it parses, only while it stores.
