@@ -16,7 +16,7 @@ SOURCE_PACKAGES := core storage access_control ingest detection_rules incidents 
 help:
 	@echo "make run    start Wachter on http://127.0.0.1:8080 (first run creates .venv and ./var)"
 	@echo "make test   run ruff, mypy, the import contract, bandit and the whole test suite"
-	@echo "make test-long  the minutes-long reliability runs: overload (2 min), soak (30 min)"
+	@echo "make test-long  the minutes-long reliability runs: overload (2 min), search outage, soak (30 min)"
 
 run: install
 	$(BIN)/wachter serve
@@ -32,6 +32,7 @@ test: install-test
 # suite stays well under 15 minutes. WACHTER_OVERLOAD_SECONDS and WACHTER_SOAK_MINUTES
 # shorten them for a try; the figures land in tests/reliability/figures/.
 test-long: install-test
+	bash scripts/ensure-search-nodes
 	$(BIN)/pytest -m long --numprocesses=0 -s
 
 $(BIN)/python:
