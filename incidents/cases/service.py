@@ -175,7 +175,8 @@ def list_incidents(
     """Incidents newest first (``before_id`` pages back), or oldest first after ``after_id``.
 
     Filters are checked against their closed sets; ``state="open"`` is every state but
-    closed and merged. ``limit`` is clamped to 1..200.
+    closed and merged. ``limit`` is clamped to 1..201: a full page of 200 and the one more
+    that tells a caller whether another page follows.
     """
     query = _filtered(select(Incident), state, incident_type, severity, assignee_id)
     if after_id is not None:
@@ -184,7 +185,7 @@ def list_incidents(
         if before_id is not None:
             query = query.where(Incident.id < before_id)
         query = query.order_by(Incident.id.desc())
-    return list(session.scalars(query.limit(max(1, min(limit, MAX_PAGE)))))
+    return list(session.scalars(query.limit(max(1, min(limit, MAX_PAGE + 1)))))
 
 
 def _filtered(

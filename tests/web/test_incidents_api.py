@@ -76,6 +76,19 @@ def test_the_list_pages_by_id_with_a_cursor(client, clock, rollback_database):
     assert [(read.actor, read.target) for read in reads] == [("token:soc", "incident:list")] * 3
 
 
+def test_a_full_page_of_200_says_that_more_follow(client, clock, rollback_database):
+    officer = Actor(name="officier")
+    with rollback_database.unit_of_work() as session:
+        for number in range(201):
+            values = {"incident_type": "cyber", "severity": "low", "actor": officer}
+            create_incident(session, title=f"Nummer {number}", now=clock.now(), **values)
+    headers = bearer(token(rollback_database, clock, Scope.INCIDENTS_READ))
+    first = client.get("/api/v1/incidents?limit=200", headers=headers).get_json()
+    assert (len(first["data"]), first["has_more"]) == (200, True)  # it said False before
+    rest = client.get(f"/api/v1/incidents?after={first['next_cursor']}&limit=200", headers=headers)
+    assert (len(rest.get_json()["data"]), rest.get_json()["has_more"]) == (1, False)
+
+
 def test_the_list_filters(client, clock, rollback_database):
     make(rollback_database, clock)
     physical = make(rollback_database, clock, incident_type="physical")
