@@ -145,7 +145,7 @@ def test_an_unknown_incident_is_a_404(client, clock, rollback_database):
     assert response.get_json()["error"]["code"] == "not_found"
 
 
-@pytest.mark.parametrize("incident_id", ["9223372036854775808", "1" + "0" * 30])
+@pytest.mark.parametrize("incident_id", ["2147483648", "9223372036854775808", "1" + "0" * 30])
 def test_an_id_no_row_can_have_is_a_404_not_an_overflow(
     client, clock, rollback_database, incident_id
 ):
