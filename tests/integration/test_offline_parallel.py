@@ -304,12 +304,28 @@ def waiting_on_a_pipe(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], i
         start_new_session=True,  # its own process group, as a shell gives a job
     )
     try:
-        yield process, pipe, children(process.pid, count=2)
+        workers = children(process.pid, count=2)
+        # The command forks its workers before it opens the input; a FIFO closed by its last
+        # writer before the reader opens it leaves that open waiting for a writer forever.
+        opened(process.pid, fifo)
+        yield process, pipe, workers
     finally:
         process.kill()
         process.communicate(timeout=30)
         with suppress(OSError):
             os.close(pipe)
+
+
+def opened(pid: int, path: Path) -> None:
+    """Wait until process ``pid`` has ``path`` open."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for descriptor in Path(f"/proc/{pid}/fd").iterdir():
+            with suppress(OSError):
+                if os.readlink(descriptor) == str(path):
+                    return
+        time.sleep(0.02)
+    raise AssertionError(f"{pid} never opened {path}")
 
 
 def children(pid: int, *, count: int) -> list[int]:
