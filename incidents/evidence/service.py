@@ -9,7 +9,10 @@ commits those records; see ``incidents.evidence.errors``).
 
 Limits (documented in docs/evidence.md): one file at most ``max_bytes`` (the caller passes
 ``WACHTER_EVIDENCE_MAX_MB``), ``MAX_FILES_PER_REQUEST`` files per upload, and
-``INCIDENT_QUOTA_BYTES`` for all evidence of one incident.
+``INCIDENT_QUOTA_BYTES`` for all evidence of one incident, and
+``UPLOADER_QUOTA_BYTES`` for what one person uploads in ``UPLOADER_QUOTA_WINDOW`` over all
+incidents (a member of staff files each report as an incident of its own: SECURITY_CASES
+#50).
 
 A file is kept on disk before its row is flushed; if the transaction then rolls back,
 the file is removed again (a session listener), so a failed upload leaves neither a row
@@ -19,7 +22,7 @@ nor a file behind.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, BinaryIO
 
@@ -40,6 +43,8 @@ from incidents.evidence.types import EvidenceType, clean_filename, detect_type, 
 
 MAX_FILES_PER_REQUEST = 10
 INCIDENT_QUOTA_BYTES = 2 * 1024**3
+UPLOADER_QUOTA_BYTES = 2 * 1024**3
+UPLOADER_QUOTA_WINDOW = timedelta(days=1)
 MAX_DESCRIPTION = 2000
 MEBIBYTE = 1024 * 1024
 _NEW_FILES = "wachter.evidence.new_files"
@@ -101,18 +106,27 @@ def add_evidence(
     data_dir: Path,
     max_bytes: int,
     quota_bytes: int = INCIDENT_QUOTA_BYTES,
+    uploader_quota_bytes: int = UPLOADER_QUOTA_BYTES,
 ) -> Evidence:
     """Store one file as evidence of an incident: hashed, typed by content, write-once."""
     incident = _writable_incident(session, incident_id)
     name = clean_filename(filename)
     type_for_name(name)  # a refused extension is refused before a byte is read
     description = check_description(description, limit=MAX_DESCRIPTION)
-    room = quota_bytes - bytes_used(session, incident.id)
+    incident_room = quota_bytes - bytes_used(session, incident.id)
+    since = now - UPLOADER_QUOTA_WINDOW
+    uploader_room = uploader_quota_bytes - bytes_uploaded(session, actor.name, since=since)
+    room = min(incident_room, uploader_room)
+    refusal = (
+        _over_quota(quota_bytes)
+        if incident_room <= uploader_room
+        else _over_uploader_quota(uploader_quota_bytes)
+    )
     if room <= 0:
-        raise _over_quota(quota_bytes)
+        raise refusal
     directory = store.store_directory(data_dir)
     received, kind = _receive(
-        directory, stream, name=name, max_bytes=max_bytes, room=room, quota_bytes=quota_bytes
+        directory, stream, name=name, max_bytes=max_bytes, room=room, over_room=refusal
     )
     stored_name = store.keep(directory, received)
     _remove_on_rollback(session, directory / stored_name)
@@ -221,6 +235,14 @@ def bytes_used(session: Session, incident_id: int) -> int:
     return int(session.scalar(query) or 0)
 
 
+def bytes_uploaded(session: Session, uploader: str, *, since: datetime) -> int:
+    """The size of all evidence ``uploader`` added after ``since``, on any incident."""
+    query = select(func.coalesce(func.sum(Evidence.size), 0)).where(
+        Evidence.uploaded_by == uploader, Evidence.uploaded_at > since
+    )
+    return int(session.scalar(query) or 0)
+
+
 def size_text(size: int) -> str:
     """``25 MiB`` for whole mebibytes, else bytes: the limits as people configure them."""
     if size >= MEBIBYTE and size % MEBIBYTE == 0:
@@ -235,14 +257,14 @@ def _receive(
     name: str,
     max_bytes: int,
     room: int,
-    quota_bytes: int,
+    over_room: EvidenceTooLarge,
 ) -> tuple[store.ReceivedFile, EvidenceType]:
     """The stream in a temporary file of the store, with its type; refused ones removed."""
     try:
         received = store.receive(directory, stream, max_bytes=min(max_bytes, room))
     except store.FileTooLarge:
         if room < max_bytes:
-            raise _over_quota(quota_bytes) from None
+            raise over_room from None
         raise EvidenceTooLarge(
             N_("%(name)s is larger than %(limit)s, the largest evidence file accepted."),
             name=name,
@@ -273,6 +295,16 @@ def _writable_incident(session: Session, incident_id: int) -> Incident:
 def _over_quota(quota_bytes: int) -> EvidenceTooLarge:
     return EvidenceTooLarge(
         N_("The evidence of one incident may take at most %(limit)s; this file does not fit."),
+        limit=size_text(quota_bytes),
+    )
+
+
+def _over_uploader_quota(quota_bytes: int) -> EvidenceTooLarge:
+    return EvidenceTooLarge(
+        N_(
+            "One person may add at most %(limit)s of evidence in a day; this file does not "
+            "fit. Try again tomorrow, or ask a security officer to add it."
+        ),
         limit=size_text(quota_bytes),
     )
 

@@ -165,6 +165,28 @@ def test_the_incident_quota_counts_all_its_evidence(db_session, add, data_dir):
     add(other.id, quota_bytes=quota)  # the quota is per incident
 
 
+def test_one_person_has_a_daily_quota_over_all_incidents(db_session, add, data_dir):
+    # SECURITY_CASES #50: a member of staff files each report as an incident of its own, so
+    # the incident quota alone would let one person fill the disk report by report.
+    quota = 2 * len(PDF) + 10
+    first, second, third = (make_incident(db_session) for _ in range(3))
+    add(first.id, uploader_quota_bytes=quota)
+    add(second.id, uploader_quota_bytes=quota)
+    with pytest.raises(EvidenceTooLarge) as refused:
+        add(third.id, uploader_quota_bytes=quota)
+    assert "One person may add at most" in refused.value.message
+    assert len(stored_files(data_dir)) == 2  # nothing of the refused file kept
+    someone_else = Actor(name="anderen")
+    add(third.id, uploader_quota_bytes=quota, actor=someone_else)
+    tomorrow = NOW + timedelta(days=1)
+    add(third.id, uploader_quota_bytes=quota, now=tomorrow)  # the day has passed
+    big = PDF + b"%" * (quota - len(PDF))  # within the file limit, over the day's room
+    with pytest.raises(EvidenceTooLarge) as refused:
+        add(first.id, content=big, uploader_quota_bytes=quota, now=tomorrow)
+    assert "One person may add at most" in refused.value.message
+    assert len(stored_files(data_dir)) == 4
+
+
 def test_a_merged_incident_takes_no_evidence(db_session, add, data_dir):
     target = make_incident(db_session)
     merged = make_incident(db_session, merged_into_id=target.id, state="merged")
