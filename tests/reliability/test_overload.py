@@ -15,26 +15,25 @@ The figures are written to ``tests/reliability/figures/overload.json`` and print
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
 
-from detection_rules.streaming import CONSUMER_NAME
-from ingest.models import EventCursor
 from storage import Database
-from storage.events import Event
 from tests.support.live_load import (
     ConsoleUser,
     FeedPoller,
     HttpSender,
     ProcessSampler,
     SyslogSender,
+    base_and_port,
     percentile,
     prepare_service,
+    stored_and_processed,
+    wait_until_processed,
+    write_figures,
 )
 from tests.support.processes import clean_env, started
 
@@ -43,13 +42,6 @@ pytestmark = pytest.mark.long
 BURST_SECONDS = float(os.environ.get("WACHTER_OVERLOAD_SECONDS", "120"))
 CALIBRATION_SECONDS = 15
 BATCH = 500
-FIGURES = Path(__file__).parent / "figures"
-
-
-def base_and_port(server) -> tuple[str, int]:  # type: ignore[no-untyped-def]
-    port = int(server.wait_for_line("Syslog (tcp) receiving on ").rsplit(":", 1)[1])
-    base = server.wait_for_line("Wachter is running at ").split(" at ")[1].rstrip("/")
-    return base, port
 
 
 def sustainable_rate(tmp_path: Path, env: dict[str, str], token: str) -> float:
@@ -65,17 +57,6 @@ def sustainable_rate(tmp_path: Path, env: dict[str, str], token: str) -> float:
     accepted = sum(f.accepted_events for f in figures)
     assert accepted > 0, figures
     return accepted / CALIBRATION_SECONDS
-
-
-def stored_and_processed(database: Database) -> tuple[int, bool]:
-    """Events the load sent (not the sign-ins Wachter records from its own audit trail)
-    that are stored, and whether detection has read every stored event."""
-    with database.snapshot() as session:
-        sent = select(func.count()).select_from(Event).where(Event.source != "wachter")
-        stored = session.scalar(sent) or 0
-        newest = session.scalar(select(func.max(Event.id))) or 0
-        cursor = session.get(EventCursor, CONSUMER_NAME)
-    return stored, cursor is not None and cursor.position >= newest
 
 
 def test_three_times_the_sustainable_rate_is_refused_clearly_and_nothing_accepted_is_lost(
@@ -108,11 +89,7 @@ def test_three_times_the_sustainable_rate_is_refused_clearly_and_nothing_accepte
 
         accepted = sum(figures.accepted_events for figures in http)
         expected = before + accepted + syslog.sent
-        deadline = time.monotonic() + 300
-        while stored_and_processed(database) != (expected, True):
-            assert time.monotonic() < deadline, (stored_and_processed(database), expected)
-            time.sleep(1)
-        caught_up = time.monotonic() - (deadline - 300)
+        caught_up = wait_until_processed(database, expected, timeout=300)
         samples = sampler.finish()
         assert server.stop() == 0
     database.dispose()
@@ -137,9 +114,7 @@ def test_three_times_the_sustainable_rate_is_refused_clearly_and_nothing_accepte
         "feed_polls": sum(polled.statuses.values()),
         "caught_up_after_s": round(caught_up, 1),
     }
-    FIGURES.mkdir(exist_ok=True)
-    (FIGURES / "overload.json").write_text(json.dumps(report, indent=2) + "\n")
-    print("overload:", json.dumps(report))  # noqa: T201 - the run's figures, for make test-long
+    write_figures("overload", report, shown=report)
 
     assert set(statuses) == {202, 429}, statuses  # the excess refused, nothing failed
     waits = set().union(*(figures.retry_after for figures in http))

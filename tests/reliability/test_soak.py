@@ -15,7 +15,6 @@ The samples are written to ``tests/reliability/figures/soak.json``.
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
@@ -24,7 +23,6 @@ from pathlib import Path
 import pytest
 
 from storage import Database
-from tests.reliability.test_overload import FIGURES, base_and_port, stored_and_processed
 from tests.support.live_load import (
     ConsoleUser,
     FeedPoller,
@@ -32,8 +30,11 @@ from tests.support.live_load import (
     ProcessSampler,
     Sample,
     SyslogSender,
+    base_and_port,
     percentile,
     prepare_service,
+    wait_until_processed,
+    write_figures,
 )
 from tests.support.processes import clean_env, started
 
@@ -81,10 +82,7 @@ def test_thirty_minutes_of_mixed_load_grow_neither_memory_nor_open_files(tmp_pat
         time.sleep(MINUTES * 60)
         figures = [thread.finish() for thread in load]
         expected = sum(sender.figures.accepted_events for sender in http) + syslog.sent
-        deadline = time.monotonic() + 120
-        while stored_and_processed(database) != (expected, True):
-            assert time.monotonic() < deadline, (stored_and_processed(database), expected)
-            time.sleep(1)
+        wait_until_processed(database, expected, timeout=120)
         samples = sampler.finish()
         assert server.stop() == 0
     database.dispose()
@@ -103,9 +101,7 @@ def test_thirty_minutes_of_mixed_load_grow_neither_memory_nor_open_files(tmp_pat
         "rss_mib_per_minute_second_half": round(second_half_slope(samples), 2),
         "samples": [[s.at, round(s.rss_mib, 1), s.open_files] for s in samples],
     }
-    FIGURES.mkdir(exist_ok=True)
-    (FIGURES / "soak.json").write_text(json.dumps(report, indent=1) + "\n")
-    print("soak:", json.dumps({k: v for k, v in report.items() if k != "samples"}))  # noqa: T201
+    write_figures("soak", report, shown={k: v for k, v in report.items() if k != "samples"})
 
     assert not [error for f in figures for error in f.errors], figures
     assert len(samples) >= 8, "too few samples for a trend"

@@ -8,6 +8,7 @@ from ``/proc``.
 
 from __future__ import annotations
 
+import json
 import re
 import socket
 import threading
@@ -19,6 +20,7 @@ from pathlib import Path
 import httpx
 import orjson
 import pyotp
+from sqlalchemy import func, select
 
 from access_control import Actor, users
 from access_control.passwords import PasswordHasher
@@ -27,9 +29,12 @@ from core import Settings
 from core.datadir import prepare
 from detection_rules.loading import RuleSource
 from detection_rules.service import import_rules
+from detection_rules.streaming import CONSUMER_NAME
+from ingest.models import EventCursor
 from storage import Database
+from storage.events import Event
 from tests.integration.test_detection_stream import FAILED_LOGINS, PROCESS_RULE
-from tests.support.processes import run_wachter
+from tests.support.processes import RunningProcess, run_wachter
 
 PASSWORD = "paarse olifanten zingen zachtjes op het dak"
 SESSION_COOKIE = "__Host-session"
@@ -285,6 +290,43 @@ class ProcessSampler(threading.Thread):
         self.halt.set()
         self.join(30)
         return self.samples
+
+
+FIGURES = Path(__file__).parents[1] / "reliability" / "figures"
+
+
+def base_and_port(server: RunningProcess) -> tuple[str, int]:
+    """The base URL and syslog TCP port ``serve`` announced (in the order it prints them)."""
+    port = int(server.wait_for_line("Syslog (tcp) receiving on ").rsplit(":", 1)[1])
+    base = server.wait_for_line("Wachter is running at ").split(" at ")[1].rstrip("/")
+    return base, port
+
+
+def stored_and_processed(database: Database) -> tuple[int, bool]:
+    """Events the load sent (not the sign-ins Wachter records from its own audit trail)
+    that are stored, and whether detection has read every stored event."""
+    with database.snapshot() as session:
+        sent = select(func.count()).select_from(Event).where(Event.source != "wachter")
+        stored = session.scalar(sent) or 0
+        newest = session.scalar(select(func.max(Event.id))) or 0
+        cursor = session.get(EventCursor, CONSUMER_NAME)
+    return stored, cursor is not None and cursor.position >= newest
+
+
+def wait_until_processed(database: Database, expected: int, *, timeout: float) -> float:
+    """Wait until ``expected`` sent events are stored and detected; the seconds it took."""
+    started = time.monotonic()
+    while (found := stored_and_processed(database)) != (expected, True):
+        assert time.monotonic() - started < timeout, (found, expected)
+        time.sleep(1)
+    return time.monotonic() - started
+
+
+def write_figures(name: str, report: dict[str, object], *, shown: dict[str, object]) -> None:
+    """``tests/reliability/figures/<name>.json``, and ``shown`` on the run's output."""
+    FIGURES.mkdir(exist_ok=True)
+    (FIGURES / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
+    print(f"{name}:", json.dumps(shown))  # noqa: T201 - the run's figures, for make test-long
 
 
 def percentile(values: list[float], share: float) -> float:
