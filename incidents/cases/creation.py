@@ -20,6 +20,7 @@ from incidents.cases.fields import (
     check_assignable,
     check_description,
     check_severity,
+    check_storable,
     check_title,
     check_tlp,
     check_type,
@@ -92,6 +93,8 @@ def create_incident(
 
 
 def _playbook(session: Session, incident_type: str, key: str | None) -> PlaybookVersion | None:
+    if key is not None:
+        check_storable(key, field="playbook")
     try:
         return playbooks.playbook_version(session, incident_type, key)
     except NotFound:

@@ -20,8 +20,26 @@ MAX_TITLE = 300
 MAX_DESCRIPTION = 20_000
 
 
+def check_storable(text: str, *, field: str) -> str:
+    """``text`` if every database can store it: no NUL (PostgreSQL's text refuses it) and no
+    unpaired surrogate (a JSON ``\\ud800`` escape decodes to one; no driver encodes it)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        storable = False
+    else:
+        storable = "\x00" not in text
+    if not storable:
+        raise InvalidInput(
+            N_("The field \u201c%(name)s\u201d may not hold NUL or unpaired surrogates."),
+            field=field,
+            name=field,
+        )
+    return text
+
+
 def check_title(title: str) -> str:
-    text = title.strip()
+    text = check_storable(title, field="title").strip()
     if not text or len(text) > MAX_TITLE:
         raise InvalidInput(
             N_("A title needs 1 to %(limit)d characters."), field="title", limit=MAX_TITLE
@@ -30,7 +48,7 @@ def check_title(title: str) -> str:
 
 
 def check_description(description: str, *, limit: int = MAX_DESCRIPTION) -> str:
-    text = description.strip()
+    text = check_storable(description, field="description").strip()
     if len(text) > limit:
         raise InvalidInput(
             N_("A description is at most %(limit)d characters."), field="description", limit=limit

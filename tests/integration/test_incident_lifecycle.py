@@ -84,6 +84,16 @@ def test_an_incident_opened_by_hand_gets_its_reference_audit_and_timeline(db_ses
     ]
 
 
+@pytest.mark.parametrize(
+    ("field", "value"), [("title", "a\x00b"), ("description", "\ud800"), ("playbook_key", "p\x00")]
+)
+def test_text_no_database_can_store_is_refused_by_the_service(db_session, field, value):
+    # The check lives with the fields, so the console's form is held to it as the API is.
+    with pytest.raises(InvalidInput) as refused:
+        open_one(db_session, **{field: value})
+    assert "may not hold NUL or unpaired surrogates" in refused.value.message
+
+
 def test_the_playbook_is_applied_on_creation_with_due_dates(db_session, playbooks):
     incident = open_one(db_session)
     tasks = db_session.scalars(

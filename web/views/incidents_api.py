@@ -195,12 +195,6 @@ def _incident_fields(body: dict[str, Any]) -> dict[str, Any]:
             raise InvalidInput(
                 N_("The field \u201c%(name)s\u201d must be text."), field=name, name=name
             )
-        if name in body and not _is_storable(body[name]):
-            raise InvalidInput(
-                N_("The field \u201c%(name)s\u201d may not hold NUL or unpaired surrogates."),
-                field=name,
-                name=name,
-            )
     for name in _USER_FIELDS:
         value = body.get(name)
         if value is not None and (
@@ -212,18 +206,6 @@ def _incident_fields(body: dict[str, Any]) -> dict[str, Any]:
                 name=name,
             )
     return body
-
-
-def _is_storable(text: str) -> bool:
-    """No NUL (PostgreSQL's text refuses it) and no unpaired surrogate (a JSON ``\\ud800``
-    escape decodes to one, and no database driver can encode it)."""
-    if "\x00" in text:
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _number(args: Any, name: str) -> int | None:
