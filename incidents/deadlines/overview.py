@@ -39,6 +39,7 @@ class RecentBreach:
     incident_id: int
     reference: str
     title: str
+    incident_type: str
     kind: str
     due_at: datetime
     breached_at: datetime
@@ -96,6 +97,7 @@ def recent_breaches(
             DeadlineBreach.incident_id,
             Incident.reference,
             Incident.title,
+            Incident.type,
             DeadlineBreach.kind,
             DeadlineBreach.due_at,
             DeadlineBreach.breached_at,

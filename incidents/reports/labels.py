@@ -31,6 +31,14 @@ STATES = {
     "post_incident_review": N_("post-incident review"),
     "response": N_("response"),
     "review": N_("review"),
+    # the staff-safety machine's phases (ELA/VPT), in the words of its case pages
+    "reported": N_("received"),
+    "first_care": N_("first care"),
+    "registered": N_("registered"),
+    "police_report_decision": N_("police report decision"),
+    "aftercare": N_("aftercare"),
+    "measures": N_("measures"),
+    "evaluation": N_("evaluation"),
     "closed": N_("closed"),
     "merged": N_("merged"),
 }
