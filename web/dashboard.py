@@ -29,12 +29,19 @@ from incidents.dashboard import (
     open_incidents,
     top_rules,
 )
-from ingest.dashboard import DeadLetterSummary, IngestRate, dead_letter_summary, ingest_rate
+from ingest.dashboard import (
+    OTHER,
+    DeadLetterSummary,
+    IngestRate,
+    dead_letter_summary,
+    ingest_rate,
+)
 from staff_safety.dashboard import ReportFigures, report_figures
 from web.charts import (
     COMPACT,
     SMALL,
     BarChart,
+    Frame,
     HorizontalBar,
     LineChart,
     horizontal_bars,
@@ -43,6 +50,10 @@ from web.charts import (
 )
 
 REFRESH_SECONDS = 30
+# A chart's palette has eight colours (web/static/css/dashboard.css: series-0…7); series 6
+# is grey, for "other": six series by name and the rest together, as ingest.dashboard does.
+MAX_NAMED = 6
+TREND = Frame(width=340, height=150, left=36, right=334, bottom=122, max_labels=6)
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,14 @@ class IncidentsPanel:
 class DeadlinesPanel:
     figures: DeadlineFigures
     breaches_chart: BarChart  # breaches per month
-    trend_chart: LineChart  # MTTA and MTTR per month, in hours
+    # MTTA and MTTR per month, in hours, each on its own scale: on one axis an MTTA of
+    # minutes lies flat on the zero line under an MTTR of days.
+    mtta_chart: LineChart
+    mttr_chart: LineChart
+
+    @property
+    def trend_is_empty(self) -> bool:
+        return self.mtta_chart.is_empty and self.mttr_chart.is_empty
 
 
 @dataclass(frozen=True)
@@ -144,15 +162,29 @@ def _deadlines_panel(figures: DeadlineFigures) -> DeadlinesPanel:
     breaches = stacked_bars(
         months, [("breaches", [m.breach_total for m in figures.months])], COMPACT
     )
-    trend = line_chart(
-        months,
-        [
-            ("mtta", [_hours(m.mean_time_to_acknowledge) for m in figures.months]),
-            ("mttr", [_hours(m.mean_time_to_resolve) for m in figures.months]),
-        ],
-        COMPACT,
+    mtta = [_hours(m.mean_time_to_acknowledge) for m in figures.months]
+    mttr = [_hours(m.mean_time_to_resolve) for m in figures.months]
+    return DeadlinesPanel(
+        figures,
+        breaches,
+        line_chart(months, [("mtta", mtta)], TREND),
+        line_chart(months, [("mttr", mttr)], TREND),
     )
-    return DeadlinesPanel(figures, breaches, trend)
+
+
+def fold_series(
+    series: list[tuple[str, list[int]]], keep: int = MAX_NAMED
+) -> list[tuple[str, list[int]]]:
+    """At most ``keep`` + 1 series: the ``keep`` largest by name (in their own order) and the
+    rest summed as ``OTHER`` on top, so that no two series share a colour and "other" is
+    the grey one, as in the events panel. The statistics page has every value by name."""
+    if len(series) <= keep + 1:
+        return series
+    ranked = sorted(series, key=lambda item: -sum(item[1]))  # stable: ties keep their order
+    largest = {name for name, _values in ranked[:keep]}
+    kept = [item for item in series if item[0] in largest]
+    rest = [values for name, values in series if name not in largest]
+    return [*kept, (OTHER, [sum(column) for column in zip(*rest, strict=True)])]
 
 
 def _hours(duration: timedelta | None) -> float | None:
@@ -173,6 +205,6 @@ def _reports_panel(figures: ReportFigures) -> ReportsPanel:
             )
             for value in present
         ]
-        return stacked_bars(months, series, SMALL)
+        return stacked_bars(months, fold_series(series), SMALL)
 
     return ReportsPanel(figures, by("category"), by("channel"), by("location"))

@@ -154,3 +154,74 @@ def test_viewers_share_figures_and_old_ones_are_renewed_behind_the_scenes(
     clock.advance(timedelta(seconds=30))  # as old as the refresh interval: computed for the view
     again = client.get("/dashboard/panels").text
     assert re.search(r"<strong>2</strong> alerts in the last 30 days", again)
+
+
+def test_mtta_of_minutes_and_mttr_of_days_are_drawn_on_scales_of_their_own(
+    client, officer, clock, rollback_database
+):
+    now = clock.now()
+    opened = now - timedelta(days=3)
+    with rollback_database.unit_of_work() as session:
+        make_incident(
+            session,
+            state="closed",
+            resolution="resolved",
+            created_at=opened,
+            acknowledged_at=opened + timedelta(minutes=6),
+            closed_at=now,
+        )
+
+    page = client.get("/dashboard").text
+
+    mtta, mttr = (_chart(page, name) for name in ("chart-mtta", "chart-mttr"))
+    assert ">0.1</text>" in mtta  # six minutes at the top of its own axis
+    assert ">80</text>" in mttr  # 72 hours
+    assert 'class="line-0"' in mtta
+    assert 'class="line-1"' in mttr
+    assert "Mean time to acknowledge (hours)" in mtta
+    assert "Mean time to resolve (hours)" in mttr
+
+
+def test_past_seven_categories_the_smallest_are_drawn_together_as_other(
+    client, officer, clock, rollback_database
+):
+    categories = [
+        "verbal_abuse",
+        "threat_in_person",
+        "threat_phone",
+        "threat_letter",
+        "threat_email",
+        "threat_online",
+        "intimidation",
+        "doxing",
+    ]
+    now = clock.now()
+    with rollback_database.unit_of_work() as session:
+        for number, category in enumerate(categories):
+            for copy in range(2 if category == "verbal_abuse" else 1):
+                session.add(
+                    ReportTombstone(
+                        report_id=5000 + 10 * number + copy,
+                        category=category,
+                        location="counter",
+                        month=now.strftime("%Y-%m"),
+                        purged_at=now,
+                        purged_by="system",
+                        reason="retention",
+                    )
+                )
+
+    chart = _chart(client.get("/dashboard").text, "chart-categories")
+
+    legend = chart.split('<ul class="chart-legend">')[1].split("</ul>")[0]
+    assert legend.count("<li>") == 7
+    assert "verbal abuse" in legend
+    assert "other categories" in legend
+    assert "doxing" not in legend  # one of the two smallest, counted in "other"
+    assert '<th scope="col">other categories</th>' in chart  # the table says the same
+
+
+def _chart(page: str, chart_id: str) -> str:
+    """The <figure> of one chart, its table included."""
+    start = page.index(f'aria-labelledby="{chart_id}-caption"')
+    return page[start : page.index("</figure>", start)]
