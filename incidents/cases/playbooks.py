@@ -4,11 +4,11 @@ A playbook is a YAML file::
 
     key: default-cyber
     incident_type: cyber
-    title: Cyber incident (NIST SP 800-61)
+    title: Cyberincident (NIST SP 800-61)
     tasks:
       - key: scope
-        title: Scope the affected systems
-        description: Which hosts, accounts and data are involved?
+        title: Omvang vaststellen
+        description: Welke hosts, accounts en gegevens zijn betrokken?
         due_after_minutes: 60
 
 Importing it stores a new ``PlaybookVersion`` when its text changed (by SHA-256) and
@@ -16,6 +16,7 @@ nothing when it is the same, so an incident keeps the version it was opened with
 the playbook moves on. Each type's playbook is ``default-<type>``; Wachter ships one per
 type (``incidents/playbooks/*.yml``) and ``install_default_playbooks`` installs them at
 start-up without ever re-adding a text that is already one of the playbook's versions.
+The shipped texts are in Dutch, the organisation's working language (ADR 0028).
 """
 
 from __future__ import annotations

@@ -102,7 +102,7 @@ def test_the_playbook_is_applied_on_creation_with_due_dates(db_session, playbook
         .order_by(IncidentTask.id)
     ).all()
     by_key = {task.playbook_task_key: task for task in tasks}
-    assert by_key["scope"].title == "Scope the affected systems"
+    assert by_key["scope"].title == "Omvang vaststellen"
     assert by_key["scope"].due_at == NOW + timedelta(minutes=60)
     assert by_key["isolate-hosts"].due_at == NOW + timedelta(minutes=240)
     assert by_key["lessons-learned"].due_at == NOW + timedelta(days=14)

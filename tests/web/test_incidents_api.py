@@ -129,7 +129,7 @@ def test_one_incident_with_its_tasks_and_entities_people_pseudonymised(
     assert document["reference"].startswith("INC-")
     assert (document["state"], document["next_states"]) == ("new", ["triage"])
     assert document["created_at"].endswith("Z")
-    assert "Isolate affected hosts" in [task["title"] for task in document["tasks"]]
+    assert "Getroffen hosts isoleren" in [task["title"] for task in document["tasks"]]
     entities = {entity["kind"]: entity["value"] for entity in document["entities"]}
     assert entities["ip"] == "192.0.2.7"
     assert entities["account"].startswith("psn-")

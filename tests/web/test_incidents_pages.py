@@ -193,7 +193,7 @@ def test_an_officer_opens_an_incident_with_its_playbook(client, officer, clock, 
     page = client.get(response.headers["Location"])
     text = text_of(page)
     assert f"Incident {incident.reference} is open." in text
-    assert "Isolate affected hosts" in text
+    assert "Getroffen hosts isoleren" in text  # the shipped playbook's task
     [created] = audit_entries(rollback_database, "incident.created")
     assert (created.actor, created.target) == ("officier", f"incident:{incident.id}")
 

@@ -49,12 +49,12 @@ def test_the_cyber_playbook_follows_the_nist_phases():
         if name.endswith("cyber.yml")
     ]
     titles = [task.title for task in cyber.tasks]
-    for expected in (
-        "Scope the affected systems",
-        "Isolate affected hosts",
-        "Reset compromised credentials",
-        "Collect evidence",
-        "Lessons learned",
+    for expected in (  # in Dutch, the organisation's working language (ADR 0028)
+        "Omvang vaststellen",
+        "Getroffen hosts isoleren",
+        "Gecompromitteerde inloggegevens vervangen",
+        "Bewijsmateriaal veiligstellen",
+        "Evaluatie (lessons learned)",
     ):
         assert expected in titles
     assert all(task.due_after_minutes for task in cyber.tasks)
