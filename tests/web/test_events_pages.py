@@ -334,3 +334,33 @@ def test_a_bad_dead_letter_cursor_is_a_400_with_a_message(client, analyst, rollb
     assert response.status_code == 400
     assert "Die pagina bestaat niet." in response.get_data(as_text=True)
     assert audit_entries(rollback_database, "dead_letter.read") == []
+
+
+def test_the_page_opened_bare_shows_the_last_24_hours_and_says_so(
+    client, analyst, rollback_database
+):
+    ids = store_events(
+        rollback_database,
+        {"@timestamp": "2025-12-01T08:00:00Z", "message": "a month ago"},
+        {"@timestamp": "2025-12-31T08:00:00Z", "message": "this morning"},
+    )  # the clock says 2026-01-01 00:00
+
+    page = client.get("/events").get_data(as_text=True)
+
+    assert event_ids(page) == [ids[1]]
+    assert 'id="since" name="since" type="text" value="now-24h"' in page
+    assert "Toont de afgelopen 24 uur." in page
+    assert 'href="/events?since=now-24h" aria-current="true"' in page
+    everything = client.get("/events?since=").get_data(as_text=True)
+    assert event_ids(everything) == ids[::-1]
+    assert "Toont de afgelopen 24 uur." not in everything
+
+
+def test_a_quiet_day_is_told_apart_from_an_empty_store(client, analyst, rollback_database):
+    store_events(rollback_database, {"@timestamp": "2025-12-01T08:00:00Z", "message": "old"})
+
+    page = client.get("/events").get_data(as_text=True)
+
+    assert "Geen gebeurtenissen in de afgelopen 24 uur." in page
+    assert 'href="/events?since="' in page
+    assert "Er zijn nog geen gebeurtenissen opgeslagen." not in page

@@ -10,6 +10,11 @@ The query language is ``ingest.search``'s; ``run_search`` is shared with the JSO
 scale-out mode ``ingest.search.find_events`` runs it on the cluster (one client per app);
 a cluster that cannot answer gives the search page again with a 503 and the reason.
 
+Opened without a search (the menu's link), the page shows the last 24 hours, as Kibana and
+Splunk open on a recent range: a chart over every stored event is one bar of today beside
+months of nothing, and counting a million events for it takes seconds. An empty *From*
+(``?since=``) searches every stored event.
+
 Above the results, ``ingest.search.histogram`` counts the matching events per time bucket
 (drawn in ``events/_histogram.html``: SVG and a table, no script); the search's audit entry
 covers it. Beside the search box are the user's saved searches (``ingest.saved_searches``):
@@ -47,6 +52,7 @@ from ingest.models import SavedSearch
 from ingest.saved_searches import delete_saved_search, list_saved_searches, save_search
 from ingest.search import EventSearchUnavailable, find_events
 from ingest.search.histogram import find_event_histogram
+from storage.events import last_event_id
 from storage.search import SearchBackend, backend_for
 from web.auth import current_actor
 from web.context import db_session, discard_changes, web_context, when_rendered
@@ -56,6 +62,7 @@ from web.forms import form_errors_in_place, form_field
 blueprint = Blueprint("events", __name__)
 PAGE_SIZE = DEFAULT_PAGE_SIZE
 MAX_TIME_TEXT = 64  # longer is no time we read; keeps the audit entry small too
+OPENING_RANGE = "now-24h"  # what the page shows when it is opened without a search
 MAX_CURSOR_TEXT = 64  # a page cursor is at most 39 characters
 _NUMBER = re.compile(r"[0-9]{1,19}", re.ASCII)
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -77,11 +84,11 @@ def _own_saved_searches() -> list[SavedSearch]:
 @form_errors_in_place("events/search.html")
 def search() -> str:
     now = web_context().clock.now()
-    page = run_search(request.args, limit=PAGE_SIZE, now=now)
+    opening = not request.args  # nothing asked: the last 24 hours
+    asked = MultiDict({"since": OPENING_RANGE}) if opening else request.args
+    page = run_search(asked, limit=PAGE_SIZE, now=now)
     filters = {
-        name: value
-        for name in ("q", "since", "until")
-        if (value := request.args.get(name, "").strip())
+        name: value for name in ("q", "since", "until") if (value := asked.get(name, "").strip())
     }
     histogram = find_event_histogram(
         db_session(),
@@ -92,13 +99,17 @@ def search() -> str:
         until=filters.get("until"),
         now=now,
     )
-    # Nothing asked and nothing found: the store is empty, so say how events get in.
-    searched = bool(filters) or "before" in request.args
+    # Opened bare and nothing found: a quiet day, or an empty store (then the page says how
+    # events get in). Asked for nothing but found nothing: the store is empty too.
+    quiet = opening and not page.events and last_event_id(db_session()) > 0
     return render_template(
         "events/search.html",
         page=page,
+        search_args=asked,
         filters=filters,
-        searched=searched,
+        opening=opening,
+        quiet=quiet,
+        searched=not opening and (bool(filters) or "before" in request.args),
         histogram=draw(histogram, query=filters.get("q"))
         if histogram and histogram.total
         else None,
