@@ -21,6 +21,7 @@ from web.views import (
     audit,
     console,
     deadlines,
+    detection_lists,
     detections,
     events,
     evidence,
@@ -113,6 +114,7 @@ def create_app(
     app.register_blueprint(audit.blueprint)
     app.register_blueprint(events.blueprint)
     app.register_blueprint(rules.blueprint)
+    app.register_blueprint(detection_lists.blueprint)
     app.register_blueprint(detections.blueprint)
     app.register_blueprint(deadlines.blueprint)
     app.register_blueprint(alerts.blueprint)

@@ -98,6 +98,14 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("rules.import_form", "GET"): _console(Permission.RULES_WRITE),
     ("rules.upload", "POST"): _console(Permission.RULES_WRITE),
     ("rules.import_pack", "POST"): _console(Permission.RULES_WRITE),
+    ("lists.index", "GET"): _console(Permission.RULES_READ),
+    ("lists.show", "GET"): _console(Permission.RULES_READ),
+    # A list decides what a rule sees as the office or an administrator: taking a value out
+    # can blind a rule like switching it off. The confirmation comes before the form.
+    ("lists.new", "GET"): _console(Permission.RULES_WRITE, step_up=True),
+    ("lists.create", "POST"): _console(Permission.RULES_WRITE, step_up=True),
+    ("lists.edit", "GET"): _console(Permission.RULES_WRITE, step_up=True),
+    ("lists.save", "POST"): _console(Permission.RULES_WRITE, step_up=True),
     # A detection shows the events it points at: reading it is reading events.
     ("detections.index", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),
     ("detections.show", "GET"): _console(Permission.ALERTS_READ | Permission.EVENTS_READ),

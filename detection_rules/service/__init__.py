@@ -41,6 +41,7 @@ from detection_rules.service.lists import (
     list_values,
     lists_version,
     remove_from_list,
+    rules_using_list,
     set_list,
 )
 from detection_rules.service.packs import install_packs, pack_sources
@@ -92,6 +93,7 @@ __all__ = [
     "pack_sources",
     "remove_from_list",
     "rule_versions",
+    "rules_using_list",
     "set_list",
     "text_digest",
 ]

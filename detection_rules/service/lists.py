@@ -22,7 +22,7 @@ from access_control import Actor, record_audit
 from core import NotFound
 from core.i18n import N_
 from detection_rules.errors import InvalidList
-from detection_rules.models import DetectionList, ListKind
+from detection_rules.models import DetectionList, DetectionRule, DetectionRuleVersion, ListKind
 
 MAX_VALUES: Final = 10_000
 MAX_VALUE_LENGTH: Final = 500
@@ -91,13 +91,32 @@ def get_list(session: Session, name: str) -> DetectionList:
     row = session.get(DetectionList, name)
     if row is None:
         raise NotFound(
-            N_("There is no list %(name)s; create it with `wachter lists set`."), name=name
+            N_(
+                "There is no list %(name)s; create it on the detection lists page or with "
+                "`wachter lists set`."
+            ),
+            name=name,
         )
     return row
 
 
 def find_lists(session: Session) -> list[DetectionList]:
     return list(session.scalars(select(DetectionList).order_by(DetectionList.name)))
+
+
+def rules_using_list(session: Session, name: str) -> list[DetectionRule]:
+    """The rules whose current version names ``%name%`` (on or off), by title."""
+    query = (
+        select(DetectionRule)
+        .join(
+            DetectionRuleVersion,
+            (DetectionRuleVersion.rule_key == DetectionRule.key)
+            & (DetectionRuleVersion.version == DetectionRule.current_version),
+        )
+        .where(DetectionRuleVersion.text.contains(f"%{name}%", autoescape=True))
+        .order_by(DetectionRule.title, DetectionRule.key)
+    )
+    return list(session.scalars(query))
 
 
 def list_values(row: DetectionList) -> tuple[str, ...]:

@@ -42,6 +42,8 @@ PAGES = [
     MainPage("rules", "/rules"),
     MainPage("rule", "/rules", first_link=ROWS),
     MainPage("rule-import", "/rules/import"),
+    MainPage("detection-lists", "/detection-lists"),
+    MainPage("detection-list", "/detection-lists", first_link=ROWS),
     MainPage("deadlines", "/deadlines"),
     MainPage("staff-safety-cases", "/staff-safety"),
     MainPage("staff-safety-case", "/staff-safety", first_link=ROWS),

@@ -28,6 +28,7 @@ from detection_rules.service import (
     lists_version,
     remove_from_list,
     rule_versions,
+    rules_using_list,
     set_list,
 )
 
@@ -254,6 +255,22 @@ def test_a_rule_using_an_undefined_list_is_imported_with_a_warning(db_session):
         db_session, name="admin_accounts", kind="strings", values=["root"], actor=ANALYST, now=NOW
     )
     assert run_import(db_session, rule).problems == ()
+
+
+def test_the_rules_using_a_list_are_those_whose_current_version_names_it(db_session):
+    uses = RULE.replace("Image|endswith: '\\whoami.exe'", "User|expand: '%admin_accounts%'")
+    run_import(db_session, uses)
+    # A list name with LIKE's own wildcards in it matches only itself.
+    assert [rule.title for rule in rules_using_list(db_session, "admin_accounts")] == [
+        "Whoami run"
+    ]
+    assert rules_using_list(db_session, "admin") == []
+    assert rules_using_list(db_session, "admin_account_") == []
+    assert rules_using_list(db_session, "admin%") == []
+    disable_rule(db_session, RULE_ID, actor=ANALYST, now=NOW)  # off still uses it
+    assert len(rules_using_list(db_session, "admin_accounts")) == 1
+    run_import(db_session, RULE, now=NOW + timedelta(hours=1))  # a version without the list
+    assert rules_using_list(db_session, "admin_accounts") == []
 
 
 def test_a_list_with_a_bad_network_is_refused_and_nothing_is_stored(db_session):
