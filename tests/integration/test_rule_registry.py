@@ -261,9 +261,7 @@ def test_the_rules_using_a_list_are_those_whose_current_version_names_it(db_sess
     uses = RULE.replace("Image|endswith: '\\whoami.exe'", "User|expand: '%admin_accounts%'")
     run_import(db_session, uses)
     # A list name with LIKE's own wildcards in it matches only itself.
-    assert [rule.title for rule in rules_using_list(db_session, "admin_accounts")] == [
-        "Whoami run"
-    ]
+    assert [rule.title for rule in rules_using_list(db_session, "admin_accounts")] == ["Whoami run"]
     assert rules_using_list(db_session, "admin") == []
     assert rules_using_list(db_session, "admin_account_") == []
     assert rules_using_list(db_session, "admin%") == []
