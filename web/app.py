@@ -31,6 +31,7 @@ from web.views import (
     ingest_api,  # noqa: F401 - adds POST /api/v1/events to the api blueprint
     openapi,
     ops,
+    playbooks,
     reports,  # also adds /api/v1/reports to the api blueprint
     rules,
     search,
@@ -115,6 +116,7 @@ def create_app(
     app.register_blueprint(events.blueprint)
     app.register_blueprint(rules.blueprint)
     app.register_blueprint(detection_lists.blueprint)
+    app.register_blueprint(playbooks.blueprint)
     app.register_blueprint(detections.blueprint)
     app.register_blueprint(deadlines.blueprint)
     app.register_blueprint(alerts.blueprint)

@@ -98,6 +98,11 @@ POLICY: dict[tuple[str, str], Rule] = {
     ("rules.import_form", "GET"): _console(Permission.RULES_WRITE),
     ("rules.upload", "POST"): _console(Permission.RULES_WRITE),
     ("rules.import_pack", "POST"): _console(Permission.RULES_WRITE),
+    ("playbooks.index", "GET"): _console(Permission.INCIDENTS_READ),
+    ("playbooks.show", "GET"): _console(Permission.INCIDENTS_READ),
+    ("playbooks.download", "GET"): _console(Permission.INCIDENTS_READ),
+    ("playbooks.import_form", "GET"): _console(Permission.INCIDENTS_WRITE),
+    ("playbooks.upload", "POST"): _console(Permission.INCIDENTS_WRITE),
     ("lists.index", "GET"): _console(Permission.RULES_READ),
     ("lists.show", "GET"): _console(Permission.RULES_READ),
     # A list decides what a rule sees as the office or an administrator: taking a value out

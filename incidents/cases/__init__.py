@@ -4,6 +4,7 @@
                   transition, update_fields, list_incidents (the names other parts call)
     states        one state machine per incident type (cyber: NIST SP 800-61)
     playbooks     versioned task templates; install_default_playbooks at start-up
+    playbook_history  a playbook's versions for the console, a version as YAML to adapt
     comments      append-only comments (an edit is a new version)
     tasks         tasks with assignee, due date and status
     related       entities of an incident, related incidents and alerts

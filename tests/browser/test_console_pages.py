@@ -45,6 +45,8 @@ PAGES = [
     MainPage("detection-lists", "/detection-lists"),
     MainPage("detection-list", "/detection-lists", first_link=ROWS),
     MainPage("deadlines", "/deadlines"),
+    MainPage("playbooks", "/playbooks"),
+    MainPage("playbook", "/playbooks", first_link=ROWS),
     MainPage("staff-safety-cases", "/staff-safety"),
     MainPage("staff-safety-case", "/staff-safety", first_link=ROWS),
     MainPage("statistics", "/staff-safety/statistics"),
