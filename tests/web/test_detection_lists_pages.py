@@ -92,6 +92,7 @@ def test_a_measures_list_shows_its_size_but_never_its_values(
     page = client.get("/detection-lists/banned_identifiers").text
 
     assert "jan jansen" not in page
+    assert '<dd id="list-size">1</dd>' in page  # an officer reads reports: the size
     assert "Change the values" not in page
     assert "kept from the staff-safety measures register" in page
     assert audit_entries(rollback_database, "detection_list.read") == []  # nothing was read
@@ -183,6 +184,10 @@ def test_an_analyst_may_look_but_not_change(app, client, clock, lists, rollback_
 
     assert client.get("/detection-lists/office_networks").status_code == 200
     assert "Change the values" not in client.get("/detection-lists/office_networks").text
+    # How many people are under a measure is staff-safety information (REPORTS_READ).
+    assert 'id="list-size"' not in client.get("/detection-lists/banned_identifiers").text
+    row = client.get("/detection-lists").text.split('id="list-banned_identifiers"')[1]
+    assert row.split("</tr>")[0].count('<td class="count">—</td>') == 1
     assert client.get("/detection-lists/office_networks/edit").status_code == 403
     response = post(client, "/detection-lists/office_networks/edit", {"values": "0.0.0.0/0"})
     assert response.status_code == 403

@@ -11,9 +11,9 @@ the form is shown, so nothing typed is lost to it.
 A list may name people, so showing its values is an audited read, and the service records
 each change with counts only (``detection_rules.service.set_list``). The four lists the
 staff-safety measures keep (``staff_safety.detection_feed``: names, e-mail addresses and
-phone numbers of perpetrators, from the identity vault) are shown by name and size only and
-cannot be changed here: the measures register rebuilds them every five minutes, and their
-values are the vault's to reveal, with a reason.
+phone numbers of perpetrators, from the identity vault) are shown by name and, to those who
+may read aggression reports, size only, and cannot be changed here: the measures register
+rebuilds them every five minutes, and their values are the vault's to reveal, with a reason.
 """
 
 from __future__ import annotations
