@@ -125,7 +125,11 @@ def _related_incidents(
         )
     )
     # Only what the list shows: up to fifty whole incidents cost more to load than the page.
-    shown = load_only(Incident.id, Incident.reference, Incident.title, Incident.state)
+    # The type is shown too (a staff-safety title's category is labelled by it): a column
+    # left out here is loaded by one more query per incident when the page reads it.
+    shown = load_only(
+        Incident.id, Incident.reference, Incident.title, Incident.type, Incident.state
+    )
     others = {
         other.id: other
         for other in session.scalars(select(Incident).where(Incident.id.in_(newest)).options(shown))

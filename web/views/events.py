@@ -12,8 +12,8 @@ a cluster that cannot answer gives the search page again with a 503 and the reas
 
 Opened without a search (the menu's link), the page shows the last 24 hours, as Kibana and
 Splunk open on a recent range: a chart over every stored event is one bar of today beside
-months of nothing, and counting a million events for it takes seconds. An empty *From*
-(``?since=``) searches every stored event.
+months of nothing, and with a million events over 30 days the page takes 155 ms instead of 58
+(bench.console.profile, in process). An empty *From* (``?since=``) searches every event.
 
 Above the results, ``ingest.search.histogram`` counts the matching events per time bucket
 (drawn in ``events/_histogram.html``: SVG and a table, no script); the search's audit entry
