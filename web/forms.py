@@ -12,8 +12,10 @@ from typing import ParamSpec, TypeVar
 
 from flask import render_template, request
 from flask_babel import gettext
+from werkzeug.datastructures import MultiDict
 
 from core import InvalidInput
+from core.i18n import N_
 from web.context import discard_changes
 
 P = ParamSpec("P")
@@ -24,6 +26,17 @@ MAX_FIELD = 2048
 
 def form_field(name: str) -> str:
     return request.form.get(name, "")[:MAX_FIELD]
+
+
+def version_argument(args: MultiDict[str, str]) -> int | None:
+    """The ``version`` query argument of a versioned thing's page (a rule, a playbook): None
+    when absent, a number of at most nine digits, else the page's "does not exist"."""
+    text = args.get("version", "").strip()
+    if not text:
+        return None
+    if not text.isascii() or not text.isdigit() or len(text) > 9:
+        raise InvalidInput(N_("That version does not exist."), field="version")
+    return int(text)
 
 
 def form_errors_in_place(

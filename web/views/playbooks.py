@@ -35,7 +35,7 @@ from incidents.cases.playbooks import (
 )
 from web.auth import current_actor
 from web.context import db_session, web_context
-from web.forms import form_errors_in_place
+from web.forms import form_errors_in_place, version_argument
 from web.views.deadlines import span_text
 
 blueprint = Blueprint("playbooks", __name__)
@@ -102,7 +102,7 @@ def upload() -> ResponseReturnValue:
 def show(key: str) -> str:
     database_session = db_session()
     playbook = get_playbook(database_session, key)
-    shown = version_of(database_session, playbook, _version())
+    shown = version_of(database_session, playbook, version_argument(request.args))
     versions = playbook_versions(database_session, playbook)
     return render_template(
         "playbooks/show.html",
@@ -118,19 +118,10 @@ def show(key: str) -> str:
 def download(key: str) -> Response:
     database_session = db_session()
     playbook = get_playbook(database_session, key)
-    shown = version_of(database_session, playbook, _version())
+    shown = version_of(database_session, playbook, version_argument(request.args))
     filename = f"{playbook.key}-v{shown.version}.yml"
     return Response(
         playbook_yaml(playbook, shown),
         mimetype="application/yaml",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
-
-
-def _version() -> int | None:
-    text = request.args.get("version", "").strip()
-    if not text:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise InvalidInput(N_("That version does not exist."), field="version")
-    return int(text)

@@ -55,7 +55,7 @@ from detection_rules.service.trial import DEFAULT_RECENT, MAX_PASTED_EVENTS, REC
 from incidents.alerts import rule_feedback
 from web.auth import current_actor
 from web.context import db_session, discard_changes, web_context
-from web.forms import form_errors_in_place
+from web.forms import form_errors_in_place, version_argument
 from web.views.rule_trial import MAX_FORM_BYTES, RuleCounts, is_htmx, rule_counts, run_trial
 
 blueprint = Blueprint("rules", __name__)
@@ -112,7 +112,7 @@ def index() -> str:
 
 @blueprint.get("/rules/<path:key>")
 def show(key: str) -> str:
-    return _rule_page(key, _version(request.args))
+    return _rule_page(key, version_argument(request.args))
 
 
 def _rule_page(key: str, version: int | None = None, trial: dict[str, object] | None = None) -> str:
@@ -256,15 +256,6 @@ def _list_filters(args: MultiDict[str, str]) -> tuple[bool | None, RuleKind | No
         )
     enabled = ENABLED_FILTERS[enabled_text] if enabled_text else None
     return enabled, RuleKind(kind_text) if kind_text else None, search
-
-
-def _version(args: MultiDict[str, str]) -> int | None:
-    text = args.get("version", "").strip()
-    if not text:
-        return None
-    if not text.isascii() or not text.isdigit() or len(text) > 9:
-        raise InvalidInput(N_("That version does not exist."), field="version")
-    return int(text)
 
 
 def _now() -> datetime:
