@@ -33,6 +33,7 @@ from detection_rules.service.imports import (
     import_rules,
     text_digest,
 )
+from detection_rules.service.lists import MAX_VALUES as MAX_LIST_VALUES
 from detection_rules.service.lists import (
     add_to_list,
     find_lists,
@@ -58,6 +59,7 @@ from detection_rules.service.rules import (
 )
 
 __all__ = [
+    "MAX_LIST_VALUES",
     "ClusterDocument",
     "CorrelationSummary",
     "DetectionEvents",

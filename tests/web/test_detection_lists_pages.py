@@ -212,3 +212,15 @@ def test_a_list_that_does_not_exist_is_not_found(client, officer, lists):
     response = client.get("/detection-lists/no_such_list")
     assert response.status_code == 404
     assert "There is no list no_such_list" in response.text
+
+
+def test_more_lines_than_a_list_may_hold_are_refused_before_any_is_read(
+    client, officer, lists, rollback_database
+):
+    typed = "\n".join(f"10.{n // 65536}.{n // 256 % 256}.{n % 256}" for n in range(10_001))
+
+    response = post(client, "/detection-lists/office_networks/edit", {"values": typed})
+
+    assert response.status_code == 400
+    assert "would hold 10001 values; at most 10000" in response.text
+    assert stored_values(rollback_database, "office_networks") == ["192.0.2.0/24", "198.51.100.7"]

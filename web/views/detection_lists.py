@@ -32,6 +32,7 @@ from core import Conflict, InvalidInput
 from core.i18n import N_
 from detection_rules.models import DetectionList, ListKind
 from detection_rules.service import (
+    MAX_LIST_VALUES,
     find_lists,
     get_list,
     list_values,
@@ -142,6 +143,14 @@ def _save(row: DetectionList | None, name: str, kind: str) -> ResponseReturnValu
     stored when one value is refused, and the form comes back with the text as typed."""
     lines = [line for line in request.form.get(VALUES_FIELD, "").splitlines() if line.strip()]
     try:
+        if len(lines) > MAX_LIST_VALUES:  # refused before a million lines are each parsed
+            raise InvalidInput(
+                N_("The list %(name)s would hold %(count)s values; at most %(limit)s."),
+                field="values",
+                name=name,
+                count=len(lines),
+                limit=MAX_LIST_VALUES,
+            )
         saved = set_list(
             db_session(), name=name, kind=kind, values=lines, actor=current_actor(), now=_now()
         )
