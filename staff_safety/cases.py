@@ -40,13 +40,29 @@ def initial_severity(report: StaffReport) -> str:
     return _SEVERITY.get(report.category or "", "medium")
 
 
+def case_title(report: StaffReport) -> str:
+    """The incident's title: the report's number and its category's key, no name and no
+    language (the console labels the category: ``split_case_title``)."""
+    return f"{report.number} {report.category}"
+
+
+def split_case_title(title: str) -> tuple[str, Category] | None:
+    """The report number and category of a title ``case_title`` wrote; None for any other
+    title (one an officer has edited)."""
+    number, _space, key = title.rpartition(" ")
+    try:
+        return (number, Category(key)) if number else None
+    except ValueError:
+        return None
+
+
 def open_case_for_report(
     session: Session, report: StaffReport, *, actor: Actor, now: datetime
 ) -> tuple[Incident, StaffCase]:
     """Open the staff-safety incident of a just-submitted report (state ``reported``)."""
     incident = create_incident(
         session,
-        title=f"{report.number} {report.category}",
+        title=case_title(report),
         description="",
         incident_type=IncidentType.STAFF_SAFETY,
         severity=initial_severity(report),

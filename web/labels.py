@@ -14,6 +14,7 @@ from markupsafe import Markup
 
 from core.i18n import N_
 from incidents.reports import labels as report_labels
+from staff_safety.cases import split_case_title
 from staff_safety.labels import CATEGORIES
 from web.i18n import request_translations
 from web.views.events import visible
@@ -101,15 +102,17 @@ def incident_title(title: object, incident_type: object) -> str | Markup:
     """An incident's title; a staff-safety incident's category in the reader's language.
 
     ``staff_safety.cases`` titles the incident a report opens "<report number> <category>"
-    (its stored key: the title names no one and is written in no language). Shown as
-    stored, "MEL-2026-00030 verbal_abuse" reads as a code; any other title, and one an
-    officer has edited, is shown as it stands.
+    (its stored key: the title names no one and is written in no language) and reads such a
+    title back. Shown as stored, "MEL-2026-00030 verbal_abuse" reads as a code; any other
+    title, and one an officer has edited, is shown as it stands.
     """
+    parts = None
     if incident_type == "staff_safety" and isinstance(title, str):
-        number, _space, category = title.rpartition(" ")
-        label = CATEGORIES.get(category)
-        if number and label is not None:
-            return visible(number) + Markup(" ") + request_translations().ugettext(label)
+        parts = split_case_title(title)
+    if parts is not None:
+        number, category = parts
+        translated = request_translations().ugettext(CATEGORIES[category.value])
+        return visible(number) + Markup(" ") + translated
     return visible(title)
 
 
