@@ -22,6 +22,7 @@ from flask import Flask
 from waitress.server import create_server
 
 from core import Settings
+from wachter.heap import trimming_the_heap
 from wachter.jobs import BackgroundJobs
 
 log = logging.getLogger("wachter")
@@ -30,9 +31,11 @@ SIGNAL_POLL_SECONDS = 0.5
 
 @contextmanager
 def running(background: BackgroundJobs) -> Iterator[None]:
+    """The background jobs, and the heap trimmer (``wachter.heap``), for the block."""
     background.start()
     try:
-        yield
+        with trimming_the_heap():
+            yield
     finally:
         background.stop()
 
