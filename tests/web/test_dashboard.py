@@ -182,6 +182,26 @@ def test_mtta_of_minutes_and_mttr_of_days_are_drawn_on_scales_of_their_own(
     assert "Mean time to resolve (hours)" in mttr
 
 
+def test_acknowledged_but_none_closed_says_so_instead_of_drawing_empty_axes(
+    client, officer, clock, rollback_database
+):
+    now = clock.now()
+    with rollback_database.unit_of_work() as session:
+        make_incident(
+            session,
+            state="investigating",
+            created_at=now - timedelta(hours=5),
+            acknowledged_at=now - timedelta(hours=4),
+        )
+
+    page = client.get("/dashboard").text
+
+    assert ">1</text>" in _chart(page, "chart-mtta")  # an hour: its chart is drawn
+    assert 'aria-labelledby="chart-mttr-caption"' not in page
+    assert "No incident was closed in the last 6 months." in page
+    assert "No incident was acknowledged in the last 6 months." not in page
+
+
 def test_past_seven_categories_the_smallest_are_drawn_together_as_other(
     client, officer, clock, rollback_database
 ):
