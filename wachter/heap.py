@@ -1,17 +1,18 @@
-"""Hand the heap that threads freed back to the operating system, every half minute.
+"""Keep the C heap from holding on to what threads freed (glibc), for ``serve`` and ``worker``.
 
-glibc's malloc gives each thread that allocates concurrently an arena of its own (up to
-eight per core) and keeps what is freed there for reuse instead of returning it. A console
-page, a feed poll or a detection round briefly needs tens of MiB (SQLite's sorter and temp
-b-trees grow to the 16 MiB page cache size, a batch of rows as Python objects), each time
-in whichever thread ran it. Measured under the 30-minute soak (tests/reliability): memory
-in use stayed at ~50 MiB while the free memory kept in the arenas grew from 22 to 210 MiB
-in five minutes, and the resident size with it, by 8 MiB a minute over the second half.
+Measured under the 30-minute soak (tests/reliability, ADR 0029): Python's objects, SQLite's
+heap and the C heap in use stayed flat (~50 MiB in use), while the free memory glibc kept in
+its arenas grew from 21 to 210 MiB in five minutes, and the resident size with it.
+glibc gives each thread that allocates concurrently an arena of its own (up to eight per
+core) and keeps what is freed there. Two settings, both glibc's, undo that:
 
-``malloc_trim(0)`` releases the free pages of every arena (``MADV_DONTNEED``) and the top
-of each heap; the next allocation gets fresh zero pages from the kernel. It is written by
-hand (a ctypes call) because no maintained Python library offers it; it is a no-op where
-the C library is not glibc (musl, macOS), which keep no per-thread arenas of this kind.
+- the mmap threshold is fixed at its starting 128 KiB (``fix_the_mmap_threshold``): larger
+  blocks (a syslog batch's text, SQLite's sorter buffers) get pages of their own, returned
+  when freed, instead of being carved from an arena whose holes the next one cannot use;
+- every 30 s ``malloc_trim(0)`` releases the free pages of every arena (``HeapTrimmer``).
+
+Written by hand (ctypes calls), because no maintained Python library offers either. Where
+the C library is not glibc (musl, macOS) both are no-ops.
 """
 
 from __future__ import annotations
@@ -23,19 +24,43 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 log = logging.getLogger("wachter")
 TRIM_INTERVAL_SECONDS = 30.0
+M_MMAP_THRESHOLD = -3  # glibc's malloc.h
+MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's starting value
+
+
+def _libc_function(name: str) -> Any | None:
+    library = ctypes.util.find_library("c")
+    if library is None:
+        return None
+    try:
+        return getattr(ctypes.CDLL(library), name)
+    except (OSError, AttributeError):
+        return None
+
+
+def fix_the_mmap_threshold() -> bool:
+    """Blocks of 128 KiB and more always get pages of their own; True if set (glibc).
+
+    glibc starts with that threshold but raises it to the size of each such block freed (up
+    to 32 MiB); from then on blocks below it come from the arenas and leave holes there.
+    ``mallopt(M_MMAP_THRESHOLD)`` sets it and turns the raising off. In the soak the arenas'
+    size then stayed flat, where the trim alone had not held it.
+    """
+    mallopt = _libc_function("mallopt")
+    if mallopt is None:
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
 
 
 def malloc_trim() -> Callable[[], bool] | None:
     """glibc's ``malloc_trim(0)``, or None where the C library has none."""
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return None
-    try:
-        function = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):
+    function = _libc_function("malloc_trim")
+    if function is None:
         return None
     function.argtypes, function.restype = [ctypes.c_size_t], ctypes.c_int
 
@@ -67,7 +92,9 @@ class HeapTrimmer(threading.Thread):
 
 @contextmanager
 def trimming_the_heap(interval: float = TRIM_INTERVAL_SECONDS) -> Iterator[HeapTrimmer | None]:
-    """A running ``HeapTrimmer`` for the block (None without glibc), stopped after it."""
+    """The mmap threshold fixed, and a ``HeapTrimmer`` running for the block (None without
+    glibc), stopped after it."""
+    fix_the_mmap_threshold()
     trim = malloc_trim()
     if trim is None:
         yield None

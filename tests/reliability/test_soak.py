@@ -4,9 +4,9 @@ HTTP batches and syslog over TCP at a steady, sustainable rate, detection runnin
 them (the process-start rule and the failed-sign-in correlation), an officer reading the
 console and the SOC polling the alert feed, for ``WACHTER_SOAK_MINUTES`` (30). The server's
 resident memory and open file descriptors are sampled every 10 s. Shown: after the first
-quarter (start-up; SQLite's page caches, 16 MiB a connection, fill as the database grows)
-neither grows: the last quarter's median memory is within 15 % (plus 16 MiB) of the second
-quarter's (single samples move by ±35 MiB), and the open files within 8; every request was
+quarter (start-up) neither grows (glibc's arenas had kept what threads freed: ADR 0029).
+The last quarter's median memory is within 15 % (plus 16 MiB) of the second quarter's
+(single samples move by ±35 MiB), and the open files within 8; every request was
 answered without an error and everything sent was stored and detected. The second half's
 least-squares slope of memory is reported with the figures.
 

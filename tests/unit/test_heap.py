@@ -1,14 +1,18 @@
-"""``wachter.heap``: freed heap goes back to the operating system (glibc's ``malloc_trim``).
+"""``wachter.heap``: freed heap goes back to the operating system (glibc).
 
-The soak (tests/reliability/test_soak.py) shows it on a real server; here the mechanism:
-memory a thread freed stays resident until the trim, and the trimmer thread runs the trim
-on its interval and stops with its block.
+The soak (tests/reliability/test_soak.py) shows it on a real server; here the mechanisms:
+memory a thread freed stays resident until the trim; with the mmap threshold fixed, large
+blocks are given back when freed, where glibc's raised threshold had kept them; the
+trimmer thread runs the trim on its interval and stops with its block.
 """
 
 from __future__ import annotations
 
 import platform
 import re
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from pathlib import Path
@@ -56,6 +60,40 @@ def test_trim_gives_back_what_threads_freed():
     assert freed_but_kept - before > 50, (before, freed_but_kept)  # glibc kept it
     assert freed_but_kept - trimmed > 50, (freed_but_kept, trimmed)  # the trim gave it back
     assert len(kept) == 1
+
+
+# In a process of its own: the threshold is process-wide and cannot be made dynamic again.
+LARGE_BLOCKS = textwrap.dedent("""
+    import sys, threading
+    from tests.unit.test_heap import resident_mib
+    from wachter import heap
+    if sys.argv[1] == "fixed":
+        assert heap.fix_the_mmap_threshold()
+    big = b"x" * 4_000_000  # an mmapped block freed: glibc raises its threshold to 4 MB
+    del big
+    before, kept = resident_mib(), []
+    def work():  # 100 MB of 500 kB blocks, the last one kept
+        blocks = [b"x" * 500_000 for _ in range(200)]
+        kept.append(blocks[-1])
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+    print(resident_mib() - before)
+""")
+
+
+@glibc_only
+@pytest.mark.parametrize(("threshold", "most_kept_mib"), [("dynamic", None), ("fixed", 10)])
+def test_large_blocks_freed_are_given_back_once_the_threshold_is_fixed(threshold, most_kept_mib):
+    ran = subprocess.run(
+        [sys.executable, "-c", LARGE_BLOCKS, threshold],
+        capture_output=True, text=True, timeout=60, check=True, cwd=Path(__file__).parents[2],
+    )  # fmt: skip
+    kept_mib = float(ran.stdout)
+    if most_kept_mib is None:
+        assert kept_mib > 80  # glibc's own behaviour, which the fix is for
+    else:
+        assert kept_mib < most_kept_mib
 
 
 def test_the_trimmer_trims_on_its_interval_and_stops_with_its_block(monkeypatch):
