@@ -18,7 +18,6 @@ the C library is not glibc (musl, macOS) both are no-ops.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import logging
 import threading
 import time
@@ -33,11 +32,10 @@ MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's starting value
 
 
 def _libc_function(name: str) -> Any | None:
-    library = ctypes.util.find_library("c")
-    if library is None:
-        return None
+    """``name`` from the C library the interpreter runs on (the process's own symbols, so no
+    library search), or None where it has no such function."""
     try:
-        return getattr(ctypes.CDLL(library), name)
+        return getattr(ctypes.CDLL(None), name)
     except (OSError, AttributeError):
         return None
 
