@@ -7,8 +7,9 @@ glibc gives each thread that allocates concurrently an arena of its own (up to e
 core) and keeps what is freed there. Two settings, both glibc's, undo that:
 
 - the mmap threshold is fixed at its starting 128 KiB (``fix_the_mmap_threshold``): larger
-  blocks (a syslog batch's text, SQLite's sorter buffers) get pages of their own, returned
-  when freed, instead of being carved from an arena whose holes the next one cannot use;
+  blocks (such as a batch's serialised text or SQLite's sorter) get pages of their own,
+  returned when freed, instead of being carved from an arena whose holes the next one
+  cannot use;
 - every 30 s ``malloc_trim(0)`` releases the free pages of every arena (``HeapTrimmer``).
 
 Written by hand (ctypes calls), because no maintained Python library offers either. Where

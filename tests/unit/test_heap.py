@@ -96,7 +96,15 @@ def test_large_blocks_freed_are_given_back_once_the_threshold_is_fixed(threshold
         assert kept_mib < most_kept_mib
 
 
-def test_the_trimmer_trims_on_its_interval_and_stops_with_its_block(monkeypatch):
+@pytest.fixture
+def threshold_fixes(monkeypatch) -> list[bool]:
+    """Records ``fix_the_mmap_threshold`` calls instead of changing this test process."""
+    calls: list[bool] = []
+    monkeypatch.setattr(heap, "fix_the_mmap_threshold", lambda: calls.append(True) or True)
+    return calls
+
+
+def test_the_trimmer_trims_on_its_interval_and_stops_with_its_block(monkeypatch, threshold_fixes):
     calls = threading.Semaphore(0)
 
     def trim() -> bool:
@@ -106,6 +114,7 @@ def test_the_trimmer_trims_on_its_interval_and_stops_with_its_block(monkeypatch)
     monkeypatch.setattr(heap, "malloc_trim", lambda: trim)
     with heap.trimming_the_heap(interval=0.01) as trimmer:
         assert trimmer is not None
+        assert threshold_fixes == [True]  # the threshold is fixed before the first trim
         for _ in range(3):
             assert calls.acquire(timeout=5), "the trimmer did not trim"
     assert not trimmer.is_alive()  # stopped and joined when the block ended
@@ -114,7 +123,7 @@ def test_the_trimmer_trims_on_its_interval_and_stops_with_its_block(monkeypatch)
     assert trimmer.rounds == rounds >= 3
 
 
-def test_without_glibc_nothing_runs(monkeypatch):
+def test_without_glibc_nothing_runs(monkeypatch, threshold_fixes):
     monkeypatch.setattr(heap, "malloc_trim", lambda: None)
     before = threading.active_count()
     with heap.trimming_the_heap(interval=0.01) as trimmer:
